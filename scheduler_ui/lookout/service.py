@@ -1,0 +1,72 @@
+"""The lookoutequipment service model, loaded from the installed botocore.
+
+It is the single source of truth for every member, nesting and constraint.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import cache
+from typing import Any, Final
+
+from botocore.loaders import Loader
+
+SERVICE_NAME: Final = "lookoutequipment"
+TARGET_PREFIX = "AWSLookoutEquipmentFrontendService"
+
+Shape = dict[str, Any]
+
+
+@cache
+def service_model() -> dict[str, Any]:
+    model: dict[str, Any] = Loader().load_service_model(SERVICE_NAME, "service-2")
+    return model
+
+
+def shape(name: str) -> Shape:
+    shapes: dict[str, Shape] = service_model()["shapes"]
+    return shapes[name]
+
+
+def operation(name: str) -> dict[str, Any]:
+    operations: dict[str, dict[str, Any]] = service_model()["operations"]
+    return operations[name]
+
+
+def operation_input(name: str) -> str:
+    """The name of the input shape of an operation, e.g. CreateInferenceSchedulerRequest."""
+    return str(operation(name)["input"]["shape"])
+
+
+def operation_names() -> list[str]:
+    return list(service_model()["operations"])
+
+
+def member_shape_name(structure: str, path: str) -> str:
+    """The shape of a dotted member path inside a structure, e.g.
+    member_shape_name(
+        "CreateInferenceSchedulerRequest", "DataInputConfiguration.InputTimeZoneOffset"
+    )
+    """
+    current = structure
+    for part in path.split("."):
+        current = shape(current)["members"][part]["shape"]
+    return current
+
+
+def enum_values(shape_name: str) -> list[str]:
+    return list(shape(shape_name).get("enum", []))
+
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACES = re.compile(r"\s+")
+
+
+def documentation(structure: str, path: str) -> str:
+    """The API documentation of a member, as plain text."""
+    *parents, last = path.split(".")
+    owner = member_shape_name(structure, ".".join(parents)) if parents else structure
+    raw = shape(owner)["members"][last].get("documentation", "")
+    text = html.unescape(_TAG.sub(" ", raw))
+    return _SPACES.sub(" ", text).strip()

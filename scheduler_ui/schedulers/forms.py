@@ -1,0 +1,318 @@
+"""The create form: the CreateInferenceScheduler request as fields and fieldsets.
+
+Every constraint comes from the service model through `lookout`: each field
+checks its own member, and clean() validates the whole request the form
+builds, so the form refuses exactly what the service refuses.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Fieldset, Layout
+from django import forms
+from django.core.exceptions import ValidationError
+
+from scheduler_ui import lookout
+from scheduler_ui.lookout.service import member_shape_name
+from scheduler_ui.schedulers.models import Submission
+
+REQUEST = "CreateInferenceSchedulerRequest"
+
+FREQUENCY_LABELS = {
+    "PT5M": "Every 5 minutes",
+    "PT10M": "Every 10 minutes",
+    "PT15M": "Every 15 minutes",
+    "PT30M": "Every 30 minutes",
+    "PT1H": "Every hour",
+}
+TIMESTAMP_FORMATS = [
+    ("", "Not set"),
+    ("EPOCH", "Epoch seconds (EPOCH)"),
+    ("yyyy-MM-dd-HH-mm-ss", "With hyphens (yyyy-MM-dd-HH-mm-ss)"),
+    ("yyyyMMddHHmmss", "Without hyphens (yyyyMMddHHmmss)"),
+]
+DELIMITERS = [("", "Not set"), ("-", "Hyphen (-)"), ("_", "Underscore (_)"), (" ", "Space")]
+# Offsets in use somewhere in the world, from UTC-12:00 to UTC+14:00.
+TIME_ZONE_OFFSETS = [("", "Not set (UTC)")] + [
+    (offset, f"UTC{offset}")
+    for offset in [
+        "-12:00",
+        "-11:00",
+        "-10:00",
+        "-09:30",
+        "-09:00",
+        "-08:00",
+        "-07:00",
+        "-06:00",
+        "-05:00",
+        "-04:00",
+        "-03:30",
+        "-03:00",
+        "-02:00",
+        "-01:00",
+        "+00:00",
+        "+01:00",
+        "+02:00",
+        "+03:00",
+        "+03:30",
+        "+04:00",
+        "+04:30",
+        "+05:00",
+        "+05:30",
+        "+05:45",
+        "+06:00",
+        "+06:30",
+        "+07:00",
+        "+08:00",
+        "+08:45",
+        "+09:00",
+        "+09:30",
+        "+10:00",
+        "+10:30",
+        "+11:00",
+        "+12:00",
+        "+12:45",
+        "+13:00",
+        "+14:00",
+    ]
+]
+
+# Form field → the member it fills, as a dotted path in the request.
+MEMBER_PATHS = {
+    "inference_scheduler_name": "InferenceSchedulerName",
+    "model_name": "ModelName",
+    "data_upload_frequency": "DataUploadFrequency",
+    "data_delay_offset_in_minutes": "DataDelayOffsetInMinutes",
+    "input_bucket": "DataInputConfiguration.S3InputConfiguration.Bucket",
+    "input_prefix": "DataInputConfiguration.S3InputConfiguration.Prefix",
+    "input_time_zone_offset": "DataInputConfiguration.InputTimeZoneOffset",
+    "timestamp_format": "DataInputConfiguration.InferenceInputNameConfiguration.TimestampFormat",
+    "component_timestamp_delimiter": (
+        "DataInputConfiguration.InferenceInputNameConfiguration.ComponentTimestampDelimiter"
+    ),
+    "output_bucket": "DataOutputConfiguration.S3OutputConfiguration.Bucket",
+    "output_prefix": "DataOutputConfiguration.S3OutputConfiguration.Prefix",
+    "output_kms_key_id": "DataOutputConfiguration.KmsKeyId",
+    "role_arn": "RoleArn",
+    "server_side_kms_key_id": "ServerSideKmsKeyId",
+    "client_token": "ClientToken",
+}
+FIELD_FOR_PATH = {path: field for field, path in MEMBER_PATHS.items()}
+
+
+def is_required(structure: str, path: str) -> bool:
+    """A member must be filled when it and every structure around it are required."""
+    owner = structure
+    for part in path.split("."):
+        if part not in lookout.shape(owner).get("required", []):
+            return False
+        owner = lookout.shape(owner)["members"][part]["shape"]
+    return True
+
+
+def first_sentence(text: str) -> str:
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
+    return match.group(1) if match else text
+
+
+class MemberValidator:
+    """Checks one value against the shape of one request member."""
+
+    def __init__(self, shape_name: str) -> None:
+        self.shape_name = shape_name
+
+    def __call__(self, value: Any) -> None:
+        errors = lookout.validate_value(self.shape_name, value)
+        if errors:
+            raise ValidationError([error.message for error in errors])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MemberValidator) and other.shape_name == self.shape_name
+
+    def __hash__(self) -> int:
+        return hash(self.shape_name)
+
+
+def member_field(
+    path: str, label: str, *, structure: str = REQUEST, choices: list[tuple[str, str]] | None = None
+) -> forms.Field:
+    """A form field for one request member, its rules taken from the service model."""
+    shape_name = member_shape_name(structure, path)
+    shape = lookout.shape(shape_name)
+    common: dict[str, Any] = {
+        "label": label,
+        "required": is_required(structure, path),
+        "help_text": first_sentence(lookout.documentation(structure, path)),
+        "validators": [MemberValidator(shape_name)],
+    }
+    if choices is not None or "enum" in shape:
+        if choices is None:
+            choices = [(v, FREQUENCY_LABELS.get(v, v)) for v in lookout.enum_values(shape_name)]
+            if not common["required"]:
+                choices = [("", "Not set"), *choices]
+        return forms.TypedChoiceField(choices=choices, coerce=str, empty_value="", **common)
+    if shape["type"] in {"integer", "long"}:
+        return forms.IntegerField(min_value=shape.get("min"), max_value=shape.get("max"), **common)
+    return forms.CharField(max_length=shape.get("max"), strip=False, empty_value="", **common)
+
+
+class SchedulerForm(forms.Form):
+    inference_scheduler_name = member_field("InferenceSchedulerName", "Scheduler name")
+    model_name = member_field("ModelName", "Model name")
+    data_upload_frequency = member_field("DataUploadFrequency", "Data upload frequency")
+    data_delay_offset_in_minutes = member_field(
+        "DataDelayOffsetInMinutes", "Data delay offset (minutes)"
+    )
+    input_bucket = member_field(MEMBER_PATHS["input_bucket"], "Input S3 bucket")
+    input_prefix = member_field(MEMBER_PATHS["input_prefix"], "Input S3 prefix")
+    input_time_zone_offset = member_field(
+        MEMBER_PATHS["input_time_zone_offset"], "Input time zone offset", choices=TIME_ZONE_OFFSETS
+    )
+    timestamp_format = member_field(
+        MEMBER_PATHS["timestamp_format"],
+        "Timestamp format in file names",
+        choices=TIMESTAMP_FORMATS,
+    )
+    component_timestamp_delimiter = member_field(
+        MEMBER_PATHS["component_timestamp_delimiter"],
+        "Delimiter between component and timestamp",
+        choices=DELIMITERS,
+    )
+    output_bucket = member_field(MEMBER_PATHS["output_bucket"], "Output S3 bucket")
+    output_prefix = member_field(MEMBER_PATHS["output_prefix"], "Output S3 prefix")
+    output_kms_key_id = member_field(MEMBER_PATHS["output_kms_key_id"], "Output KMS key")
+    role_arn = member_field("RoleArn", "IAM role ARN")
+    server_side_kms_key_id = member_field("ServerSideKmsKeyId", "Server-side KMS key")
+    client_token = member_field("ClientToken", "Client token")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Generated on the server when left empty; the override is for re-sending
+        # a request that AWS should recognise as one it has already seen.
+        self.fields["client_token"].required = False
+        self.fields[
+            "client_token"
+        ].help_text = (
+            "Leave empty to have one generated. AWS uses it to recognise a repeated request."
+        )
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            Fieldset(
+                "Scheduler",
+                "inference_scheduler_name",
+                "model_name",
+                "data_upload_frequency",
+                "data_delay_offset_in_minutes",
+            ),
+            Fieldset(
+                "Input data",
+                "input_bucket",
+                "input_prefix",
+                "input_time_zone_offset",
+                "timestamp_format",
+                "component_timestamp_delimiter",
+            ),
+            Fieldset("Output data", "output_bucket", "output_prefix", "output_kms_key_id"),
+            Fieldset("Access and encryption", "role_arn", "server_side_kms_key_id"),
+            Fieldset("Advanced", "client_token"),
+        )
+
+    def clean_client_token(self) -> str:
+        token: str = self.cleaned_data.get("client_token") or ""
+        if token and Submission.objects.filter(client_token=token).exists():
+            raise ValidationError("This client token was already used by another submission.")
+        return token
+
+
+class TagForm(forms.Form):
+    key = member_field("Key", "Key", structure="Tag")
+    value = member_field("Value", "Value", structure="Tag")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A row is a tag only once its key is filled; a tag's value may be empty.
+        self.fields["value"].required = False
+
+
+TagFormSet = forms.formset_factory(
+    TagForm,
+    extra=0,
+    can_delete=True,
+    max_num=lookout.shape("TagList")["max"],
+    absolute_max=lookout.shape("TagList")["max"],
+    validate_max=True,
+)
+
+
+class CreateSchedulerForm:
+    """The scheduler form and its tag rows, validated together as one request."""
+
+    def __init__(self, data: Any = None, initial: dict[str, Any] | None = None) -> None:
+        self.scheduler = SchedulerForm(data, initial=initial)
+        self.tags = TagFormSet(data, prefix="tags")
+        self._request: dict[str, Any] | None = None
+        self._tag_rows: list[int] = []  # Tags[i] in the request comes from row _tag_rows[i]
+
+    def is_valid(self) -> bool:
+        if not (self.scheduler.is_valid() and self.tags.is_valid()):
+            return False
+        request = self._build_request()
+        for error in lookout.validate_request("CreateInferenceScheduler", request):
+            self._add_error(error.path, error.message)
+        if self.scheduler.errors or any(self.tags.errors) or self.tags.non_form_errors():
+            return False
+        self._request = request
+        return True
+
+    def to_request(self) -> dict[str, Any]:
+        """The exact CreateInferenceScheduler request; empty optional members left out."""
+        if self._request is None:
+            raise ValueError("to_request() needs a valid form")
+        return self._request
+
+    def _build_request(self) -> dict[str, Any]:
+        data = self.scheduler.cleaned_data
+        request: dict[str, Any] = {}
+        for field, path in MEMBER_PATHS.items():
+            value = data.get(field)
+            if value is None or value == "":
+                continue
+            _set_path(request, path, value)
+        request.setdefault("DataInputConfiguration", {})
+        request.setdefault("ClientToken", Submission.new_client_token())
+        self._tag_rows = [
+            index
+            for index, row in enumerate(self.tags.cleaned_data)
+            if row.get("key") and not row.get("DELETE")
+        ]
+        if self._tag_rows:
+            rows = self.tags.cleaned_data
+            request["Tags"] = [
+                {"Key": rows[i]["key"], "Value": rows[i].get("value") or ""} for i in self._tag_rows
+            ]
+        return request
+
+    def _add_error(self, path: str, message: str) -> None:
+        tag = re.match(r"Tags\[(\d+)\]\.(Key|Value)", path)
+        if tag:
+            self.tags.forms[self._tag_rows[int(tag.group(1))]].add_error(
+                tag.group(2).lower(), message
+            )
+        elif path in FIELD_FOR_PATH:
+            self.scheduler.add_error(FIELD_FOR_PATH[path], message)
+        else:
+            nearest = next((f for p, f in FIELD_FOR_PATH.items() if p.startswith(path + ".")), None)
+            self.scheduler.add_error(nearest, f"{path}: {message}" if nearest is None else message)
+
+
+def _set_path(request: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = request
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value

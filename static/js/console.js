@@ -1,0 +1,229 @@
+/*
+ * Lookout Scheduler Console: the little behaviour the pages need.
+ * No framework and no inline scripts (a strict CSP is expected). Loaded at the
+ * end of <body> after htmx; every handler is delegated from `document`, so
+ * content swapped in by htmx works without re-binding.
+ *
+ *  1. CSRF token on htmx requests    <meta name="csrf-token" content="...">
+ *  2. Copy to clipboard               <button type="button" data-copy-target="#id">
+ *  3. Double-submit prevention        <form method="post" data-once>
+ *
+ * htmx's own configuration (includeIndicatorStyles: false) is set by the
+ * <meta name="htmx-config"> tag in templates/base.html, not here.
+ */
+(function () {
+  "use strict";
+
+  var SAFE_METHODS = ["get", "head", "options", "trace"];
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  /* Announce a short message to screen readers (the live region is in base.html). */
+  function announce(text) {
+    var region = document.getElementById("console-live");
+    if (!region) {
+      return;
+    }
+    region.textContent = "";
+    window.setTimeout(function () {
+      region.textContent = text;
+    }, 50);
+  }
+
+  /* ---- 1. CSRF token on every unsafe htmx request ----------------------- */
+  document.addEventListener("htmx:configRequest", function (event) {
+    var verb = String(event.detail.verb || "get").toLowerCase();
+    if (SAFE_METHODS.indexOf(verb) !== -1) {
+      return;
+    }
+    var token = csrfToken();
+    if (token) {
+      event.detail.headers["X-CSRFToken"] = token;
+    }
+  });
+
+  /* ---- 2. Copy to clipboard -------------------------------------------- */
+  /*
+   * <button type="button" class="btn btn-sm btn-outline-secondary"
+   *         data-copy-target="#request-json">Copy</button>
+   * Copies the target's value (input, textarea) or its text. The button's text
+   * (or that of a child marked data-copy-label) turns into "Copied" for two
+   * seconds; data-copied-text="..." overrides the feedback text.
+   */
+  function textOf(target) {
+    if (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT") {
+      return target.value;
+    }
+    return target.textContent;
+  }
+
+  function fallbackCopy(text) {
+    var buffer = document.createElement("textarea");
+    buffer.className = "copy-buffer";
+    buffer.setAttribute("readonly", "");
+    buffer.setAttribute("aria-hidden", "true");
+    buffer.setAttribute("tabindex", "-1");
+    buffer.value = text;
+    document.body.appendChild(buffer);
+    var active = document.activeElement;
+    buffer.select();
+    var ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch (err) {
+      ok = false;
+    }
+    document.body.removeChild(buffer);
+    if (active && typeof active.focus === "function") {
+      active.focus();
+    }
+    return ok ? Promise.resolve() : Promise.reject(new Error("copy failed"));
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).catch(function () {
+        return fallbackCopy(text);
+      });
+    }
+    return fallbackCopy(text);
+  }
+
+  function showFeedback(button, text, ok) {
+    var label = button.querySelector("[data-copy-label]") || button;
+    if (!button.hasAttribute("data-copy-original")) {
+      button.setAttribute("data-copy-original", label.textContent);
+    }
+    window.clearTimeout(button._consoleCopyTimer);
+    label.textContent = text;
+    button.classList.toggle("is-copied", ok);
+    announce(text);
+    button._consoleCopyTimer = window.setTimeout(function () {
+      label.textContent = button.getAttribute("data-copy-original");
+      button.removeAttribute("data-copy-original");
+      button.classList.remove("is-copied");
+    }, 2000);
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target]");
+    if (!button) {
+      return;
+    }
+    event.preventDefault();
+    var target = null;
+    try {
+      target = document.querySelector(button.getAttribute("data-copy-target"));
+    } catch (err) {
+      target = null;
+    }
+    if (!target) {
+      showFeedback(button, "Nothing to copy", false);
+      return;
+    }
+    copyText(textOf(target)).then(
+      function () {
+        showFeedback(button, button.getAttribute("data-copied-text") || "Copied", true);
+      },
+      function () {
+        showFeedback(button, "Copy failed", false);
+      }
+    );
+  });
+
+  /* ---- 3. Double-submit prevention ------------------------------------- */
+  /*
+   * <form method="post" data-once> ... <button type="submit">Create</button>
+   * After the first submit, further submits are ignored and the submit buttons
+   * are disabled (a button's data-once-text="Creating…" replaces its label).
+   * Buttons are disabled on the next tick so the clicked button's own
+   * name/value still goes with the request. Forms are re-enabled when the page
+   * comes back from the back/forward cache, and after an htmx request ends.
+   */
+  function submitButtons(form) {
+    var inside = Array.prototype.slice.call(
+      form.querySelectorAll('button:not([type]), button[type="submit"], input[type="submit"], input[type="image"]')
+    );
+    var outside = form.id
+      ? Array.prototype.slice.call(
+          document.querySelectorAll('button[form="' + form.id + '"], input[type="submit"][form="' + form.id + '"]')
+        )
+      : [];
+    return inside.concat(outside);
+  }
+
+  /* htmx cancels the native submit of the forms it sends itself. */
+  function isHtmxForm(form) {
+    return form.matches(
+      "[hx-post], [hx-put], [hx-patch], [hx-delete], [hx-get], " +
+      "[data-hx-post], [data-hx-put], [data-hx-patch], [data-hx-delete], [data-hx-get]"
+    ) || Boolean(form.closest('[hx-boost="true"], [data-hx-boost="true"]'));
+  }
+
+  function lockForm(form) {
+    form.setAttribute("data-once-submitted", "");
+    form.setAttribute("aria-busy", "true");
+    window.setTimeout(function () {
+      submitButtons(form).forEach(function (button) {
+        if (button.disabled) {
+          return;
+        }
+        button.disabled = true;
+        button.setAttribute("data-once-locked", "");
+        var busyText = button.getAttribute("data-once-text");
+        if (busyText && button.tagName === "BUTTON") {
+          button.setAttribute("data-once-original", button.innerHTML);
+          button.textContent = busyText;
+        }
+      });
+    }, 0);
+  }
+
+  function unlockForm(form) {
+    form.removeAttribute("data-once-submitted");
+    form.removeAttribute("aria-busy");
+    submitButtons(form).forEach(function (button) {
+      if (!button.hasAttribute("data-once-locked")) {
+        return;
+      }
+      button.disabled = false;
+      button.removeAttribute("data-once-locked");
+      if (button.hasAttribute("data-once-original")) {
+        button.innerHTML = button.getAttribute("data-once-original");
+        button.removeAttribute("data-once-original");
+      }
+    });
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-once")) {
+      return;
+    }
+    if (form.hasAttribute("data-once-submitted")) {
+      event.preventDefault();
+      return;
+    }
+    if (event.defaultPrevented && !isHtmxForm(form)) {
+      return; /* someone else cancelled this submit */
+    }
+    lockForm(form);
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    var form = elt && (elt.tagName === "FORM" ? elt : elt.closest && elt.closest("form"));
+    if (form && form.hasAttribute("data-once")) {
+      unlockForm(form);
+    }
+  });
+
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      document.querySelectorAll("form[data-once-submitted]").forEach(unlockForm);
+    }
+  });
+})();

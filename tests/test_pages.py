@@ -1,0 +1,98 @@
+"""Overview, submission pages, health check and who may see them."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from scheduler_ui.schedulers.models import State, Submission
+from tests.factories import make_submission
+
+PAGES = ["overview", "submission_new", "admin:index"]
+SUBMISSION_PAGES = ["submission_detail", "submission_status", "submission_refresh"]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_anonymous_visitors_are_sent_to_the_login_page(client, name):
+    url = reverse(name)
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login") if name != "admin:index" else "/admin/login/")
+
+
+@pytest.mark.parametrize("name", SUBMISSION_PAGES)
+def test_anonymous_visitors_are_sent_to_the_login_page_from_a_submission(client, db, name):
+    url = reverse(name, args=[make_submission().pk])
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_health_check_needs_no_login(client, db):
+    response = client.get(reverse("healthz"))
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_login_page_is_styled_like_the_rest(client, db):
+    response = client.get(reverse("login"))
+
+    assert response.status_code == 200
+    assert "Lookout Scheduler Console" in response.text
+
+
+def test_overview_lists_recent_submissions_with_their_state(viewer_client):
+    submission = make_submission(InferenceSchedulerName="compressor-7")
+
+    response = viewer_client.get(reverse("overview"))
+
+    assert "compressor-7" in response.text
+    assert submission.get_absolute_url() in response.text
+    assert f"state-{State.QUEUED}" in response.text
+
+
+def test_overview_says_what_to_do_when_empty(operator_client):
+    response = operator_client.get(reverse("overview"))
+
+    assert "Create the first inference scheduler" in response.text
+
+
+def test_submission_page_shows_the_request_as_json_and_as_a_boto3_call(viewer_client):
+    submission = make_submission(InferenceSchedulerName="fan-3")
+
+    response = viewer_client.get(submission.get_absolute_url())
+
+    assert response.status_code == 200
+    assert "create_inference_scheduler(" in response.text
+    assert "&quot;InferenceSchedulerName&quot;: &quot;fan-3&quot;" in response.text
+    assert "Submitted" in response.text
+
+
+def test_submission_page_polls_while_work_is_in_flight(viewer_client):
+    submission = make_submission()
+
+    response = viewer_client.get(submission.get_absolute_url())
+
+    assert 'hx-trigger="every 2s"' in response.text
+
+
+def test_submission_page_stops_polling_once_settled(viewer_client):
+    submission = make_submission()
+    Submission.claim(submission.pk)
+    submission.refresh_from_db()
+    submission.fail("ValidationException", "Bucket is wrong")
+
+    response = viewer_client.get(reverse("submission_status", args=[submission.pk]))
+
+    assert "hx-trigger" not in response.text
+    assert "ValidationException" in response.text
+    assert "Bucket is wrong" in response.text
+
+
+def test_unknown_submission_is_not_found(viewer_client):
+    assert viewer_client.get(reverse("submission_detail", args=[999999])).status_code == 404

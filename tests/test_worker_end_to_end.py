@@ -1,0 +1,73 @@
+"""The whole spine with real processes: form → Submission → broker → Celery
+worker process → boto3 over HTTP → local endpoint → recorded status."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from scheduler_ui.schedulers.models import EventKind, State, Submission
+from tests.factories import full_form_post
+from tests.services import point_celery_at, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def submit_and_follow(broker_url, operator_client, make_lookout_endpoint, start_worker):
+    endpoint = make_lookout_endpoint(pending_seconds=1)
+    point_celery_at(broker_url)
+    start_worker(broker_url, endpoint.url)
+
+    response = operator_client.post(reverse("submission_new"), full_form_post())
+    assert response.status_code == 302
+
+    submission = Submission.objects.get()
+    wait_until(
+        lambda: Submission.objects.get(pk=submission.pk).is_settled,
+        timeout=60,
+        what="the worker to create the scheduler and see it RUNNING",
+    )
+    submission.refresh_from_db()
+    return endpoint, submission
+
+
+def assert_created_as_the_endpoint_says(endpoint, submission):
+    described = endpoint.backend.invoke(
+        "DescribeInferenceScheduler", {"InferenceSchedulerName": "pump-scheduler"}
+    )
+    assert submission.state == State.SUCCEEDED
+    assert submission.scheduler_arn == described["InferenceSchedulerArn"]
+    assert submission.scheduler_status == "RUNNING"
+    assert [call.client_token for call in endpoint.backend.create_calls()] == [
+        submission.client_token
+    ]
+    events = list(submission.events.all())
+    assert [e.kind for e in events] == [
+        EventKind.SUBMITTED,
+        EventKind.ATTEMPT,
+        EventKind.SUCCEEDED,
+        EventKind.STATUS_CHANGED,
+    ]
+    assert events[0].actor is not None
+    assert events[-1].details == {"from": "PENDING", "to": "RUNNING"}
+
+
+@pytest.mark.redis
+def test_a_worker_on_redis_creates_the_scheduler_and_follows_it_to_running(
+    redis_url, operator_client, make_lookout_endpoint, start_worker
+):
+    endpoint, submission = submit_and_follow(
+        redis_url, operator_client, make_lookout_endpoint, start_worker
+    )
+
+    assert_created_as_the_endpoint_says(endpoint, submission)
+
+
+def test_the_embedded_default_broker_does_the_same(
+    embedded_broker_url, operator_client, make_lookout_endpoint, start_worker
+):
+    endpoint, submission = submit_and_follow(
+        embedded_broker_url, operator_client, make_lookout_endpoint, start_worker
+    )
+
+    assert_created_as_the_endpoint_says(endpoint, submission)
