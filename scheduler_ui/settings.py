@@ -193,14 +193,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 10
 # Redis gives an unacknowledged message to another worker after this long; it
 # must exceed the longest countdown (LOOKOUT_RETRY_CAP_SECONDS) and time limit.
+REDIS_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
-        "socket_connect_timeout": 2,
-        "socket_timeout": 5,
-    }
-    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
-    else {}
+    REDIS_TRANSPORT_OPTIONS if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else {}
 )
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

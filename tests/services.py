@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import pytest
 import redis
+from django.conf import settings
 from django.db import connection
 
 from scheduler_ui.celery import app as celery_app
@@ -58,9 +59,9 @@ def redis_url() -> str:
 
 
 @pytest.fixture(autouse=True)
-def throwaway_broker(tmp_path: Path) -> None:
+def throwaway_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever the test process itself publishes goes to a broker of the test's own."""
-    point_celery_at(f"sqla+sqlite:///{tmp_path / 'own-broker.sqlite3'}")
+    point_celery_at(f"sqla+sqlite:///{tmp_path / 'own-broker.sqlite3'}", monkeypatch)
 
 
 @pytest.fixture
@@ -81,9 +82,17 @@ def test_database_url() -> str:
     )
 
 
-def point_celery_at(broker_url: str) -> None:
-    """Make this process publish to `broker_url` (Celery caches its producer pool)."""
-    celery_app.conf.update(broker_url=broker_url)
+def point_celery_at(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make this process publish to `broker_url`. Celery prefers the environment
+    variable to its configuration, and caches its producer pool."""
+    monkeypatch.setenv("CELERY_BROKER_URL", broker_url)
+    celery_app.conf.update(
+        broker_url=broker_url,
+        # The Redis options mean nothing to (and break) the SQLAlchemy transport.
+        broker_transport_options=(
+            settings.REDIS_TRANSPORT_OPTIONS if broker_url.startswith("redis") else {}
+        ),
+    )
     # Celery has no public way to drop its cached producer pools.
     celery_app._pool = None  # type: ignore[attr-defined]
     celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
@@ -105,7 +114,7 @@ def process_env(broker_url: str, endpoint_url: str, tmp_path: Path, **extra: str
             "LOOKOUT_RETRY_CAP_SECONDS": "1",
             "LOOKOUT_FOLLOW_INTERVAL_SECONDS": "0.5",
             "LOOKOUT_SWEEP_INTERVAL_SECONDS": "1",
-            "LOOKOUT_REDISPATCH_AFTER_SECONDS": "3",
+            "LOOKOUT_REDISPATCH_AFTER_SECONDS": "15",
             "CELERY_TASK_TIME_LIMIT": "15",
             "LOOKOUT_ATTEMPT_LEASE_SECONDS": "20",
             "LOG_LEVEL": "WARNING",

@@ -13,9 +13,24 @@ from tests.services import point_celery_at, wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def submit_and_follow(broker_url, operator_client, make_lookout_endpoint, start_worker):
+@pytest.fixture
+def submit_and_follow(operator_client, make_lookout_endpoint, start_worker, monkeypatch):
+    """Start an endpoint and a worker on `broker_url`, submit the full form and
+    wait until the submission has settled."""
+
+    def run(broker_url):
+        return _submit_and_follow(
+            broker_url, operator_client, make_lookout_endpoint, start_worker, monkeypatch
+        )
+
+    return run
+
+
+def _submit_and_follow(
+    broker_url, operator_client, make_lookout_endpoint, start_worker, monkeypatch
+):
     endpoint = make_lookout_endpoint(pending_seconds=1)
-    point_celery_at(broker_url)
+    point_celery_at(broker_url, monkeypatch)
     start_worker(broker_url, endpoint.url)
 
     response = operator_client.post(reverse("submission_new"), full_form_post())
@@ -54,20 +69,14 @@ def assert_created_as_the_endpoint_says(endpoint, submission):
 
 @pytest.mark.redis
 def test_a_worker_on_redis_creates_the_scheduler_and_follows_it_to_running(
-    redis_url, operator_client, make_lookout_endpoint, start_worker
+    redis_url, submit_and_follow
 ):
-    endpoint, submission = submit_and_follow(
-        redis_url, operator_client, make_lookout_endpoint, start_worker
-    )
+    endpoint, submission = submit_and_follow(redis_url)
 
     assert_created_as_the_endpoint_says(endpoint, submission)
 
 
-def test_the_embedded_default_broker_does_the_same(
-    embedded_broker_url, operator_client, make_lookout_endpoint, start_worker
-):
-    endpoint, submission = submit_and_follow(
-        embedded_broker_url, operator_client, make_lookout_endpoint, start_worker
-    )
+def test_the_embedded_default_broker_does_the_same(embedded_broker_url, submit_and_follow):
+    endpoint, submission = submit_and_follow(embedded_broker_url)
 
     assert_created_as_the_endpoint_says(endpoint, submission)
