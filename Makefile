@@ -23,10 +23,14 @@ run: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy scheduler_ui tests
+	$(BIN)/mypy scheduler_ui tests bench
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Needs PostgreSQL and Redis (see docs/benchmarks.md); not part of `make test`.
+bench: $(INSTALLED)
+	$(BIN)/python -m bench.run
 
 fmt: $(INSTALLED)
 	$(BIN)/ruff check --fix .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "axes",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",
@@ -64,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "scheduler_ui.security.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a lock-out noticed during the login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "scheduler_ui.urls"
@@ -117,6 +122,41 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "overview"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Security -----------------------------------------------------------------
+# Throttling (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one
+# username from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES,
+# every further failure starting the wait again; a success clears the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_float("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "scheduler_ui.security.client_ip"
+# Logins and logouts are in the console's own audit trail, not in axes' log.
+AXES_DISABLE_ACCESS_LOG = True
+
+SESSION_COOKIE_AGE = int(env_float("DJANGO_SESSION_HOURS", 8) * 3600)
+# The pages read the CSRF token from a <meta> tag, never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+# Behind a TLS-terminating reverse proxy (one hop), trust its X-Forwarded-Proto
+# (and X-Forwarded-For, see security.client_ip).
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# Only a domain submitted to the browsers' preload list is affected.
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
@@ -141,9 +181,17 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        # Failed logins and lock-outs, not every successful login.
+        "axes": {"level": "WARNING"},
+        # One line per outcome of a call to AWS (see schedulers/submitting.py).
+        "scheduler_ui": {"level": "INFO"},
+    },
 }
 
 # --- Amazon Lookout for Equipment -------------------------------------------
@@ -190,17 +238,21 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 10
+# The soft limit interrupts the task, the hard one then kills its process. Keep
+# them above LOOKOUT_CONNECT_TIMEOUT + LOOKOUT_READ_TIMEOUT, so that a hung call
+# ends as a timeout the worker records and retries.
+CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 10, CELERY_TASK_TIME_LIMIT * 0.8)
 # Redis gives an unacknowledged message to another worker after this long; it
 # must exceed the longest countdown (LOOKOUT_RETRY_CAP_SECONDS) and time limit.
+# The socket timeouts bound a publish while Redis is down or hung (see
+# submitting.dispatch): the web request that accepted a submission never hangs.
 REDIS_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600),
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
 }
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    REDIS_TRANSPORT_OPTIONS if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else {}
-)
+BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_TRANSPORT_OPTIONS if BROKER_IS_REDIS else {}
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
@@ -219,3 +271,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": LOOKOUT_FOLLOW_INTERVAL_SECONDS,
     },
 }
+
+# At most this many calls to AWS per second, across every worker (0: no limit),
+# counted in Redis: by default the broker's, when the broker is Redis. Without
+# Redis (the embedded SQLite broker) there is no limit.
+LOOKOUT_CALLS_PER_SECOND = env_float("LOOKOUT_CALLS_PER_SECOND", 10)
+LOOKOUT_RATE_LIMIT_REDIS_URL = os.environ.get("LOOKOUT_RATE_LIMIT_REDIS_URL") or (
+    CELERY_BROKER_URL if BROKER_IS_REDIS else ""
+)

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.config import Config
-from django.contrib.auth.models import User
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from scheduler_ui.local_endpoint.backend import DEMO_MODELS, EndpointConfig
 from scheduler_ui.local_endpoint.server import LocalEndpoint
-from tests.factories import make_user
+from scheduler_ui.schedulers.access import OPERATOR, ROLES, VIEWER, sync_roles
 
 pytest_plugins = ["tests.services"]
 
@@ -120,13 +121,34 @@ def lookout(
 
 
 @pytest.fixture
-def operator(db: None) -> User:
-    return make_user("alice", "add_submission")
+def make_role_user(db: None) -> Callable[..., User]:
+    """Users with a role: make_role_user("Operator"), make_role_user("Viewer",
+    "carol"); None for a user with no role, "superuser" for a superuser."""
+    # The data migration made the groups, but a transactional test's flush empties them.
+    if Group.objects.filter(name__in=ROLES).count() < len(ROLES):
+        sync_roles(django_apps)
+
+    def make(role: str | None, username: str = "") -> User:
+        username = username or (role or "nobody").lower()
+        # No password: hashing one takes longer than the rest of most tests.
+        if role == "superuser":
+            return User.objects.create_superuser(username, f"{username}@example.com", None)
+        user = User.objects.create_user(username, f"{username}@example.com")
+        if role is not None:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
 
 
 @pytest.fixture
-def viewer(db: None) -> User:
-    return make_user("bob")
+def operator(make_role_user: Callable[..., User]) -> User:
+    return make_role_user(OPERATOR, "alice")
+
+
+@pytest.fixture
+def viewer(make_role_user: Callable[..., User]) -> User:
+    return make_role_user(VIEWER, "bob")
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Live services for end-to-end tests: Redis, PostgreSQL, Celery worker processes.
+"""Live services for end-to-end tests: Redis, PostgreSQL, Celery worker and beat
+processes, and a Redis server of a test's own that it may stop and start.
 
 A test that needs a service it cannot reach is skipped with the reason, except
 under LOOKOUT_TESTS_FORBID_SKIPS=1 (CI), where it fails instead.
@@ -7,12 +8,15 @@ under LOOKOUT_TESTS_FORBID_SKIPS=1 (CI), where it fails instead.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -21,6 +25,7 @@ from django.conf import settings
 from django.db import connection
 
 from scheduler_ui.celery import app as celery_app
+from scheduler_ui.local_endpoint.server import LocalEndpoint
 
 FORBID_SKIPS = os.environ.get("LOOKOUT_TESTS_FORBID_SKIPS") == "1"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -62,6 +67,71 @@ def redis_url() -> str:
 def throwaway_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Whatever the test process itself publishes goes to a broker of the test's own."""
     point_celery_at(f"sqla+sqlite:///{tmp_path / 'own-broker.sqlite3'}", monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def never_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calls the test process makes go to a closed local port unless a test
+    points them at a local endpoint: a developer's AWS credentials never reach AWS."""
+    monkeypatch.setattr(settings, "LOOKOUT_ENDPOINT_URL", "http://127.0.0.1:9")
+
+
+@pytest.fixture(autouse=True)
+def no_rate_limit_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Calls the test process itself makes to AWS skip the global rate limit (it
+    would count them in whatever Redis CELERY_BROKER_URL names); worker processes
+    keep it, and tests of the limit turn it on."""
+    monkeypatch.setattr(settings, "LOOKOUT_CALLS_PER_SECOND", 0)
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, so that the test may stop
+    and restart it without disturbing anyone else's Redis. It saves nothing: a
+    restart loses every message, as a crash of an unpersisted Redis does."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--daemonize", "no",
+            "--dir", str(self.directory),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        wait_until(lambda: redis_is_up(self.url), timeout=10, what=f"Redis on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis server of this test's own, running; the test may stop and restart it."""
+    require(
+        shutil.which("redis-server") is not None,
+        "needs redis-server (apt-get install redis-server) for a Redis of the test's own",
+    )
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -124,36 +194,50 @@ def process_env(broker_url: str, endpoint_url: str, tmp_path: Path, **extra: str
     return env
 
 
-class Worker:
-    """A real Celery worker process (prefork pool), optionally running beat too."""
+class CeleryProcess:
+    """A real Celery process, in a session of its own so that it is stopped whole."""
 
-    def __init__(self, env: dict[str, str], concurrency: int = 2, beat: bool = True) -> None:
-        command = [
-            sys.executable, "-m", "celery", "-A", "scheduler_ui", "worker",
-            "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "WARNING",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ]  # fmt: skip
-        if beat:
-            command.append("--beat")
+    def __init__(self, arguments: list[str], env: dict[str, str]) -> None:
+        command = [sys.executable, "-m", "celery", "-A", "scheduler_ui", *arguments]
         self.process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
 
-    def children(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
-
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM to the process group), without waiting."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self.kill()
+
+    def stop(self) -> None:
+        self.terminate()
+        try:
+            self.process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def kill(self) -> None:
-        """SIGKILL the whole worker: main process and pool children."""
+        """SIGKILL the whole process group: a worker's main process and pool children."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+
+class Worker(CeleryProcess):
+    """A real Celery worker process (prefork pool), optionally running beat too."""
+
+    def __init__(self, env: dict[str, str], concurrency: int = 2, beat: bool = True) -> None:
+        arguments = [
+            "worker", "--pool", "prefork", "--concurrency", str(concurrency),
+            "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        if beat:
+            arguments.append("--beat")
+        super().__init__(arguments, env)
+
+    def children(self) -> list[int]:
+        """The pool processes (and the embedded beat, if any), as they are now."""
+        pid = self.process.pid
+        # Any thread of the worker may have started them (the pool replaces lost ones).
+        paths = Path(f"/proc/{pid}/task").glob("*/children")
+        return [int(child) for path in paths for child in path.read_text().split()]
 
 
 @pytest.fixture
@@ -174,8 +258,33 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
         return worker
 
     yield start
-    for worker in workers:
-        worker.stop()
+    stop_together(workers)
+
+
+@pytest.fixture
+def start_beat(tmp_path: Path) -> Iterator[Callable[..., CeleryProcess]]:
+    """Start Celery beat (the sweeper and the status follower) as a process of its
+    own, so that workers can be killed without stopping it."""
+    started: list[CeleryProcess] = []
+
+    def start(
+        broker_url: str, endpoint_url: str, *, env: dict[str, str] | None = None
+    ) -> CeleryProcess:
+        environment = process_env(broker_url, endpoint_url, tmp_path, **(env or {}))
+        beat = CeleryProcess(["beat", "--loglevel", "WARNING"], environment)
+        started.append(beat)
+        return beat
+
+    yield start
+    stop_together(started)
+
+
+def stop_together(processes: Sequence[CeleryProcess]) -> None:
+    """Ask them all to stop first, so that their shutdowns overlap."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.stop()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -185,3 +294,17 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.1)
+
+
+def schedulers_on(endpoint: LocalEndpoint) -> dict[str, str]:
+    """Every inference scheduler the endpoint holds, name → ARN (ask with its
+    faults turned off: the listing goes through them too)."""
+    found: dict[str, str] = {}
+    params: dict[str, Any] = {}
+    while True:
+        page = endpoint.backend.invoke("ListInferenceSchedulers", params)
+        for summary in page["InferenceSchedulerSummaries"]:
+            found[summary["InferenceSchedulerName"]] = summary["InferenceSchedulerArn"]
+        if "NextToken" not in page:
+            return found
+        params = {"NextToken": page["NextToken"]}

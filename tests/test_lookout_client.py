@@ -21,6 +21,7 @@ from scheduler_ui.lookout.client import (
     RETRYABLE_ERROR_CODES,
     error_code_and_message,
     is_retryable,
+    list_all,
     make_client,
 )
 from scheduler_ui.lookout.service import documentation, service_model
@@ -197,3 +198,13 @@ def test_documentation_of_a_nested_member_is_found() -> None:
         "CreateInferenceSchedulerRequest", "DataInputConfiguration.S3InputConfiguration.Bucket"
     )
     assert "bucket" in text.lower()
+
+
+def test_list_all_follows_next_token_across_pages(lookout_endpoint, lookout_client):
+    for index in range(7):
+        lookout_endpoint.backend.add_model(f"extra-model-{index}")
+
+    models = list_all(lookout_client, "ListModels", "ModelSummaries", MaxResults=2)
+
+    names = [model["ModelName"] for model in models]
+    assert len(names) == len(set(names)) == 7 + 5

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from scheduler_ui.schedulers.models import State, Submission
 from tests.factories import make_submission
+from tests.services import point_celery_at
 
 PAGES = ["overview", "submission_new", "admin:index"]
 SUBMISSION_PAGES = ["submission_detail", "submission_status", "submission_refresh"]
@@ -96,3 +97,15 @@ def test_submission_page_stops_polling_once_settled(viewer_client):
 
 def test_unknown_submission_is_not_found(viewer_client):
     assert viewer_client.get(reverse("submission_detail", args=[999999])).status_code == 404
+
+
+def test_refresh_now_says_so_when_the_task_queue_is_down(operator_client, monkeypatch):
+    submission = make_submission()
+    point_celery_at("redis://127.0.0.1:1/0", monkeypatch)
+
+    response = operator_client.post(
+        reverse("submission_refresh", args=[submission.pk]), follow=True
+    )
+
+    assert response.status_code == 200
+    assert "The task queue is unavailable" in response.text

@@ -249,3 +249,15 @@ def test_the_sweeper_gives_up_after_too_many_dispatches(db, settings):
     submission.refresh_from_db()
     assert submission.state == State.FAILED
     assert "re-dispatched" in submission.events.get(kind=EventKind.FAILED).details["reason"]
+
+
+def test_following_records_every_unsettled_schedulers_status_from_one_listing(lookout):
+    created = [make_submission(InferenceSchedulerName=f"pump-{i}", ModelName=m) for i, m in
+               enumerate(["pump-model", "fan-model", "turbine-model"])]  # fmt: skip
+    for submission in created:
+        submitting.submit_to_lookout(submission.pk)
+
+    assert submitting.follow_statuses() == 3
+
+    assert {s.scheduler_status for s in Submission.objects.all()} == {"RUNNING"}
+    assert submitting.follow_statuses() == 0

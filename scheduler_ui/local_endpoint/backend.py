@@ -74,6 +74,9 @@ class EndpointConfig:
     internal_error_after_apply_rate: float = 0.0
     # Added latency per call, drawn uniformly between min and max milliseconds.
     latency_ms: tuple[float, float] = (0.0, 0.0)
+    # Milliseconds between applying a call and answering it: a caller that dies
+    # meanwhile has changed the service without hearing so.
+    latency_after_apply_ms: float = 0.0
     seed: int | None = None
     region: str = "us-east-1"
     account_id: str = "123456789012"
@@ -96,6 +99,8 @@ class EndpointConfig:
         low, high = self.latency_ms
         if not 0 <= low <= high:
             raise ValueError(f"latency_ms must be (min, max) with 0 <= min <= max, not {low, high}")
+        if self.latency_after_apply_ms < 0:
+            raise ValueError("latency_after_apply_ms must not be negative")
         if self.pending_seconds < 0 or self.stopping_seconds < 0:
             raise ValueError("pending_seconds and stopping_seconds must not be negative")
         if self.scheduler_quota < 0:
@@ -305,6 +310,8 @@ class Backend:
                 with self._lock:
                     self._record(params, "failed", error.code)
             raise
+        if self.config.latency_after_apply_ms > 0:
+            self._sleep(self.config.latency_after_apply_ms / 1000)
         if fail_after_apply:
             raise ServiceError(
                 "InternalServerException",

@@ -108,8 +108,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if self._server.verbose:
-            operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
-            logger.info("%s %s %s", self.command, operation or self.path, code)
+            # No headers when the request line itself could not be read.
+            headers = getattr(self, "headers", None) or {}
+            operation = headers.get("X-Amz-Target", "").rpartition(".")[2]
+            logger.info("%s %s %s", self.command, operation or getattr(self, "path", ""), code)
 
     def do_GET(self) -> None:
         """A liveness answer, handy for scripts waiting for the endpoint to come up."""
@@ -146,7 +148,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
         try:
             params = json.loads(body) if body.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        # ValueError: not UTF-8, not JSON, or a number too long to convert;
+        # RecursionError: nested deeper than the parser goes.
+        except (ValueError, RecursionError) as error:
             return _error("SerializationException", f"The body is not valid JSON: {error}.")
         if not isinstance(params, dict):
             return _error("SerializationException", "The body must be a JSON object.")
@@ -185,6 +189,18 @@ class _Handler(BaseHTTPRequestHandler):
         if len(body) < length:
             raise ConnectionError("the client closed the connection mid-body")
         return body
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """HTTP that is no service call at all (a malformed request line or header,
+        an unsupported method) is answered like any other error, not with
+        http.server's HTML page, and the connection is closed."""
+        # A request line too broken to name its HTTP version still gets a status line.
+        self.request_version = self.protocol_version
+        self.close_connection = True
+        _, payload = _error("SerializationException", message or "Malformed request.")
+        # The client's mistake (an unknown method or HTTP version) is a 4xx, as
+        # AWS answers it: SDKs would retry a 5xx.
+        self._send(code if code < 500 else 400, payload, error_code=payload["__type"])
 
     def _send(self, status: int, payload: dict[str, Any], error_code: str | None = None) -> None:
         body = json.dumps(payload).encode()

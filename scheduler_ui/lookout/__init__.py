@@ -8,6 +8,7 @@ from scheduler_ui.lookout.client import (
     RETRYABLE_ERROR_CODES,
     error_code_and_message,
     is_retryable,
+    list_all,
     make_client,
 )
 from scheduler_ui.lookout.service import documentation, enum_values, operation_input, shape
@@ -21,6 +22,7 @@ __all__ = [
     "enum_values",
     "error_code_and_message",
     "is_retryable",
+    "list_all",
     "make_client",
     "operation_input",
     "shape",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -103,3 +104,18 @@ def _client(
         max_pool_connections=32,
     )
     return boto3.session.Session().client(SERVICE_NAME, endpoint_url=endpoint_url, config=config)
+
+
+def list_all(
+    client: LookoutEquipmentClient, operation: str, key: str, **params: Any
+) -> list[dict[str, Any]]:
+    """Every item of a List* operation, following NextToken (the service model
+    has no paginators)."""
+    method = getattr(client, re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower())
+    items: list[dict[str, Any]] = []
+    while True:
+        page = method(**params)
+        items.extend(page.get(key, []))
+        if not page.get("NextToken"):
+            return items
+        params["NextToken"] = page["NextToken"]

@@ -70,3 +70,23 @@ def documentation(structure: str, path: str) -> str:
     raw = shape(owner)["members"][last].get("documentation", "")
     text = html.unescape(_TAG.sub(" ", raw))
     return _SPACES.sub(" ", text).strip()
+
+
+def in_model_order(shape_name: str, value: Any) -> Any:
+    """`value` with the members of every structure in the order the shape lists
+    them (PostgreSQL's jsonb stores keys in its own order). Lists and maps are
+    walked through; keys the shape does not know come last, as they were."""
+    s = shape(shape_name)
+    if s["type"] == "structure" and isinstance(value, dict):
+        members: dict[str, Any] = s["members"]
+        ordered = {
+            name: in_model_order(members[name]["shape"], value[name])
+            for name in members
+            if name in value
+        }
+        return {**ordered, **{key: item for key, item in value.items() if key not in members}}
+    if s["type"] == "list" and isinstance(value, list):
+        return [in_model_order(s["member"]["shape"], item) for item in value]
+    if s["type"] == "map" and isinstance(value, dict):
+        return {key: in_model_order(s["value"]["shape"], item) for key, item in value.items()}
+    return value

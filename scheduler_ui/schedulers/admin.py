@@ -1,13 +1,36 @@
-"""The back office: submissions with their read-only audit trail."""
+"""The back office: submissions, their audit trail and the access log, all read-only;
+re-submitting as new and CSV export as actions; users managed by Administrators."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
+from django.utils.html import format_html
 
-from scheduler_ui.schedulers.models import Submission, SubmissionEvent
+from scheduler_ui.schedulers.access import OPERATE
+from scheduler_ui.schedulers.exports import stream_csv
+from scheduler_ui.schedulers.models import AccessEvent, Submission, SubmissionEvent
+from scheduler_ui.schedulers.submitting import dispatch_on_commit
+
+
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    """Records change only through the model's own transitions, never by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class ReadOnlyEventInline(admin.TabularInline[SubmissionEvent, Submission]):
@@ -24,9 +47,32 @@ class ReadOnlyEventInline(admin.TabularInline[SubmissionEvent, Submission]):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+SUBMISSION_CSV_HEADER = (
+    "id",
+    "scheduler_name",
+    "model_name",
+    "state",
+    "scheduler_status",
+    "scheduler_arn",
+    "model_quality",
+    "attempts",
+    "created_by",
+    "created_at",
+    "finished_at",
+    "error_code",
+    "error_message",
+    "cloned_from",
+    "client_token",
+    "request",
+)
+
 
 @admin.register(Submission)
-class SubmissionAdmin(admin.ModelAdmin[Submission]):
+class SubmissionAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "scheduler_name",
@@ -36,14 +82,28 @@ class SubmissionAdmin(admin.ModelAdmin[Submission]):
         "attempts",
         "created_by",
         "created_at",
+        "duration",
     )
     list_filter = ("state", "scheduler_status", "model_name", "created_by", "created_at")
     search_fields = ("scheduler_name", "scheduler_arn", "model_name", "client_token")
     date_hierarchy = "created_at"
     list_select_related = ("created_by",)
     inlines = (ReadOnlyEventInline,)
+    actions = ("resubmit_as_new", "export_csv")
     fieldsets = (
-        ("Request", {"fields": ("scheduler_name", "model_name", "client_token", "request")}),
+        (
+            "Request",
+            {
+                "fields": (
+                    "scheduler_name",
+                    "model_name",
+                    "client_token",
+                    "request",
+                    "cloned_from_link",
+                    "scheduler_history_link",
+                )
+            },
+        ),
         (
             "Delivery",
             {
@@ -56,6 +116,8 @@ class SubmissionAdmin(admin.ModelAdmin[Submission]):
                     "attempt_started_at",
                     "next_attempt_at",
                     "finished_at",
+                    "duration",
+                    "events_link",
                 )
             },
         ),
@@ -72,32 +134,141 @@ class SubmissionAdmin(admin.ModelAdmin[Submission]):
             },
         ),
     )
+    readonly_fields = ("duration", "cloned_from_link", "scheduler_history_link", "events_link")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        # Submissions change only through their transitions, never by hand.
-        return [field.name for field in Submission._meta.fields]
+    @admin.display(description="Duration")
+    def duration(self, submission: Submission) -> str:
+        """From submitted to finished (succeeded or failed); a dash while in progress."""
+        if submission.finished_at is None:
+            return "—"
+        seconds = (submission.finished_at - submission.created_at).total_seconds()
+        return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    @admin.display(description="Cloned from")
+    def cloned_from_link(self, submission: Submission) -> str:
+        if submission.cloned_from_id is None:
+            return "—"
+        url = reverse("admin:schedulers_submission_change", args=[submission.cloned_from_id])
+        return format_html('<a href="{}">#{}</a>', url, submission.cloned_from_id)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    @admin.display(description="Scheduler history")
+    def scheduler_history_link(self, submission: Submission) -> str:
+        url = reverse("scheduler_history", args=[submission.scheduler_name])
+        return format_html(
+            '<a href="{}">Every request named {}</a>', url, submission.scheduler_name
+        )
+
+    @admin.display(description="Events")
+    def events_link(self, submission: Submission) -> str:
+        url = reverse("admin:schedulers_submissionevent_changelist")
+        count = submission.events.count()
+        return format_html(
+            '<a href="{}?submission__id__exact={}">{} event{}</a>',
+            url,
+            submission.pk,
+            count,
+            pluralize(count),
+        )
+
+    @admin.action(
+        description="Re-submit as new (same request, new ClientToken)", permissions=["resubmit"]
+    )
+    def resubmit_as_new(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
+        clones = []
+        for original in queryset.order_by("id"):
+            clone = original.clone(request.user)
+            dispatch_on_commit(clone)
+            clones.append(f"#{clone.pk} from #{original.pk}")
+        self.message_user(
+            request, f"Re-submitted {len(clones)} as new: {', '.join(clones)}.", messages.SUCCESS
+        )
+
+    def has_resubmit_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(OPERATE)
+
+    @admin.action(description="Export as CSV", permissions=["view"])
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[Submission]
+    ) -> StreamingHttpResponse:
+        rows = (
+            [
+                s.pk,
+                s.scheduler_name,
+                s.model_name,
+                s.state,
+                s.scheduler_status,
+                s.scheduler_arn,
+                s.model_quality,
+                s.attempts,
+                s.created_by.get_username() if s.created_by else "",
+                s.created_at,
+                s.finished_at,
+                s.error_code,
+                s.error_message,
+                s.cloned_from_id,
+                s.client_token,
+                s.request,
+            ]
+            for s in queryset.select_related("created_by").order_by("id").iterator(chunk_size=2000)
+        )
+        return stream_csv("submissions.csv", SUBMISSION_CSV_HEADER, rows)
 
 
 @admin.register(SubmissionEvent)
-class SubmissionEventAdmin(admin.ModelAdmin[SubmissionEvent]):
-    list_display = ("at", "submission", "actor", "kind", "from_state", "to_state")
-    list_filter = ("kind", "to_state", "actor", "at")
+class SubmissionEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "submission_link", "actor_label", "kind", "from_state", "to_state")
+    list_filter = ("kind", "to_state", "actor", "submission__model_name", "at")
     search_fields = ("submission__scheduler_name", "submission__scheduler_arn")
     date_hierarchy = "at"
     list_select_related = ("submission", "actor")
-    readonly_fields = ("submission", "at", "actor", "kind", "from_state", "to_state", "details")
+    # The event table grows without bound: don't count all of it on every page.
+    show_full_result_count = False
+    fields = ("submission_link", "at", "actor", "kind", "from_state", "to_state", "details")
+    readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+    @admin.display(description="Submission", ordering="submission")
+    def submission_link(self, event: SubmissionEvent) -> str:
+        url = reverse("admin:schedulers_submission_change", args=[event.submission_id])
+        return format_html('<a href="{}">{}</a>', url, event.submission)
+
+    @admin.display(description="Who")
+    def actor_label(self, event: SubmissionEvent) -> str:
+        return event.actor_label
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "kind", "username", "user", "ip_address")
+    list_filter = ("kind", "at")
+    search_fields = ("username", "ip_address")
+    date_hierarchy = "at"
+    list_select_related = ("user",)
+    show_full_result_count = False
+    readonly_fields = ("at", "kind", "user", "username", "ip_address")
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class ConsoleUserAdmin(UserAdmin):  # type: ignore[type-arg]
+    """Administrators manage people and their roles, but cannot make anyone
+    superuser, hand out single permissions, or touch a superuser's account.
+    Staff status follows the Administrator role."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return readonly
+        return (*readonly, "is_staff", "is_superuser", "user_permissions")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)

@@ -7,11 +7,12 @@ builds, so the form refuses exactly what the service refuses.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Fieldset, Layout
+from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -118,6 +119,46 @@ def first_sentence(text: str) -> str:
     return match.group(1) if match else text
 
 
+# What the service accepts, in words, after the API's own description; {min}
+# and {max} are filled from the member's shape. Patterns are left to the server.
+HINTS = {
+    "inference_scheduler_name": "Up to {max} letters, digits, hyphens (-) and underscores (_).",
+    "model_name": "An existing model: up to {max} letters, digits, hyphens and underscores.",
+    "data_delay_offset_in_minutes": "A whole number of minutes from {min} to {max}.",
+    "input_bucket": (
+        "{min} to {max} lowercase letters, digits, dots and hyphens, starting and ending with a"
+        " letter or digit. Needed when a prefix is set."
+    ),
+    "input_prefix": "Empty, or a path ending in a slash, e.g. sensors/pump/.",
+    "output_bucket": (
+        "{min} to {max} lowercase letters, digits, dots and hyphens, starting and ending with a"
+        " letter or digit."
+    ),
+    "output_prefix": "Empty, or a path ending in a slash, e.g. results/.",
+    "output_kms_key_id": "A key ID, alias or ARN, e.g. alias/lookout-output.",
+    "role_arn": "Like arn:aws:iam::123456789012:role/LookoutAccess (a 12-digit account).",
+    "server_side_kms_key_id": "A key ID, alias or ARN, e.g. alias/lookout-data.",
+    "client_token": "Up to {max} ASCII characters.",
+}
+TAG_HINTS = {
+    "key": "{min} to {max} letters, digits and + - = . _ : /, not starting with aws:",
+    "value": "Up to {max} characters.",
+}
+SECTION = "form-section card card-body mb-3"
+# The id of the <datalist> of model names on the form's page.
+MODEL_NAMES_LIST = "model-names"
+
+
+def add_hints(form: forms.Form, hints: dict[str, str]) -> None:
+    """Append each field's hint to its help text, with the shape's limits filled in."""
+    for name, hint in hints.items():
+        field = form.fields[name]
+        shape_name = next(v.shape_name for v in field.validators if isinstance(v, MemberValidator))
+        limits = lookout.shape(shape_name)
+        text = str(field.help_text).rstrip(".")
+        field.help_text = f"{text}. {hint.format(min=limits.get('min'), max=limits.get('max'))}"
+
+
 class MemberValidator:
     """Checks one value against the shape of one request member."""
 
@@ -198,29 +239,37 @@ class SchedulerForm(forms.Form):
         ].help_text = (
             "Leave empty to have one generated. AWS uses it to recognise a repeated request."
         )
+        # Suggests the account's ready models (the page's <datalist>); any name may be typed.
+        self.fields["model_name"].widget.attrs.update(list=MODEL_NAMES_LIST, autocomplete="off")
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         self.helper.layout = Layout(
             Fieldset(
                 "Scheduler",
-                "inference_scheduler_name",
-                "model_name",
-                "data_upload_frequency",
-                "data_delay_offset_in_minutes",
+                Row(Column("inference_scheduler_name"), Column("model_name")),
+                Row(Column("data_upload_frequency"), Column("data_delay_offset_in_minutes")),
+                css_class=SECTION,
             ),
             Fieldset(
                 "Input data",
-                "input_bucket",
-                "input_prefix",
-                "input_time_zone_offset",
-                "timestamp_format",
-                "component_timestamp_delimiter",
+                Row(Column("input_bucket"), Column("input_prefix")),
+                Row(Column("timestamp_format"), Column("component_timestamp_delimiter")),
+                Row(Column("input_time_zone_offset", css_class="col-md-6")),
+                css_class=SECTION,
             ),
-            Fieldset("Output data", "output_bucket", "output_prefix", "output_kms_key_id"),
-            Fieldset("Access and encryption", "role_arn", "server_side_kms_key_id"),
-            Fieldset("Advanced", "client_token"),
+            Fieldset(
+                "Output data",
+                Row(Column("output_bucket"), Column("output_prefix")),
+                "output_kms_key_id",
+                css_class=SECTION,
+            ),
+            Fieldset(
+                "Access and encryption", "role_arn", "server_side_kms_key_id", css_class=SECTION
+            ),
+            Fieldset("Advanced", "client_token", css_class=SECTION),
         )
+        add_hints(self, HINTS)
 
     def clean_client_token(self) -> str:
         token: str = self.cleaned_data.get("client_token") or ""
@@ -237,6 +286,7 @@ class TagForm(forms.Form):
         super().__init__(*args, **kwargs)
         # A row is a tag only once its key is filled; a tag's value may be empty.
         self.fields["value"].required = False
+        add_hints(self, TAG_HINTS)
 
 
 TagFormSet = forms.formset_factory(
@@ -310,9 +360,131 @@ class CreateSchedulerForm:
             self.scheduler.add_error(nearest, f"{path}: {message}" if nearest is None else message)
 
 
+def form_from_request(request: dict[str, Any]) -> CreateSchedulerForm:
+    """An unbound form filled in from a stored request, to send it again (Clone).
+    The client token is left out: the copy is a new request and gets a new one."""
+    initial = {}
+    for field, path in MEMBER_PATHS.items():
+        value = _get_path(request, path)
+        if value is not None and field != "client_token":
+            initial[field] = value
+    form = CreateSchedulerForm(initial=initial)
+    tags = [{"key": tag["Key"], "value": tag.get("Value", "")} for tag in request.get("Tags", [])]
+    form.tags = TagFormSet(initial=tags, prefix="tags")
+    return form
+
+
+def _get_path(request: dict[str, Any], path: str) -> Any:
+    node: Any = request
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 def _set_path(request: dict[str, Any], path: str, value: Any) -> None:
     *parents, last = path.split(".")
     node = request
     for part in parents:
         node = node.setdefault(part, {})
     node[last] = value
+
+
+# --- The edit form: UpdateInferenceScheduler -------------------------------------
+
+UPDATE_REQUEST = "UpdateInferenceSchedulerRequest"
+# The create form's fields for the members UpdateInferenceScheduler takes, besides
+# the name that says which scheduler: what an edit may change.
+UPDATABLE_FIELDS = tuple(
+    field
+    for field, path in MEMBER_PATHS.items()
+    if path.split(".")[0] in lookout.shape(UPDATE_REQUEST)["members"]
+    and path != "InferenceSchedulerName"
+)
+UPDATABLE_MEMBERS = tuple(dict.fromkeys(MEMBER_PATHS[f].split(".")[0] for f in UPDATABLE_FIELDS))
+
+
+class UpdateSchedulerForm(forms.Form):
+    """The members UpdateInferenceScheduler may change, filled in from the
+    scheduler as DescribeInferenceScheduler reports it. Each field is the create
+    form's; the request is validated as UpdateInferenceScheduler and carries only
+    the members that changed (the service replaces a member whole, and leaves
+    the ones not sent as they are). A RUNNING scheduler is stopped, updated and
+    started again, which the person confirms."""
+
+    def __init__(self, described: dict[str, Any], data: Any = None) -> None:
+        initial = {field: _get_path(described, MEMBER_PATHS[field]) for field in UPDATABLE_FIELDS}
+        super().__init__(data, initial={k: v for k, v in initial.items() if v is not None})
+        self.described = described
+        for field in UPDATABLE_FIELDS:
+            self.fields[field] = copy.deepcopy(SchedulerForm.base_fields[field])
+        self.running = described.get("Status") == "RUNNING"
+        if self.running:
+            self.fields["confirm_restart"] = forms.BooleanField(
+                label="Stop the scheduler, update it, then start it again",
+                error_messages={"required": "Tick this to have it stopped, updated and started."},
+            )
+        self.request: dict[str, Any] = {}
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            Fieldset(
+                "Schedule",
+                Row(Column("data_upload_frequency"), Column("data_delay_offset_in_minutes")),
+                css_class=SECTION,
+            ),
+            Fieldset(
+                "Input data",
+                Row(Column("input_bucket"), Column("input_prefix")),
+                Row(Column("timestamp_format"), Column("component_timestamp_delimiter")),
+                Row(Column("input_time_zone_offset", css_class="col-md-6")),
+                css_class=SECTION,
+            ),
+            Fieldset(
+                "Output data",
+                Row(Column("output_bucket"), Column("output_prefix")),
+                "output_kms_key_id",
+                css_class=SECTION,
+            ),
+            Fieldset("Access", "role_arn", css_class=SECTION),
+            *(["confirm_restart"] if self.running else []),
+        )
+        add_hints(self, {name: hint for name, hint in HINTS.items() if name in self.fields})
+
+    def clean(self) -> dict[str, Any] | None:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        configuration: dict[str, Any] = {}
+        for field in UPDATABLE_FIELDS:
+            value = self.cleaned_data.get(field)
+            if value is not None and value != "":
+                _set_path(configuration, MEMBER_PATHS[field], value)
+        request: dict[str, Any] = {
+            "InferenceSchedulerName": self.described["InferenceSchedulerName"]
+        }
+        for member in UPDATABLE_MEMBERS:
+            # An emptied structure is sent empty (and refused if it may not be); an
+            # emptied number or name is left as it is.
+            default: dict[str, Any] | None = (
+                {} if isinstance(self.described.get(member), dict) else None
+            )
+            value = configuration.get(member, default)
+            if value is not None and value != self.described.get(member):
+                request[member] = value
+        for error in lookout.validate_request("UpdateInferenceScheduler", request):
+            self.add_error(self._field_for(error.path), error.message)
+        if not self.errors and len(request) == 1:
+            raise ValidationError("Nothing changed: the scheduler already has this configuration.")
+        self.request = request
+        return cleaned
+
+    def _field_for(self, path: str) -> str | None:
+        if path in FIELD_FOR_PATH and FIELD_FOR_PATH[path] in self.fields:
+            return FIELD_FOR_PATH[path]
+        return next(
+            (f for p, f in FIELD_FOR_PATH.items() if p.startswith(path + ".") and f in self.fields),
+            None,
+        )

@@ -1,24 +1,62 @@
 """Submissions and their append-only audit trail.
 
-A Submission is one CreateInferenceScheduler request a person made. Its states
-and every allowed move between them are named here, in one place; each move
-writes exactly one SubmissionEvent in the same transaction.
+A Submission is one request a person made about an inference scheduler: create
+it, start, stop, update or delete it (or the record of one the console found
+but did not create). Its states and every allowed move between them are named
+here, in one place; each move writes exactly one SubmissionEvent in the same
+transaction.
 """
 
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import uuid
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.signals import m2m_changed
+from django.dispatch import receiver
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from scheduler_ui.schedulers.access import ADMINISTRATOR
+from scheduler_ui.security import client_ip
+
+
+class Operation(models.TextChoices):
+    """What a submission asks of Lookout for Equipment: an API operation, or
+    Imported for a scheduler the console found on the endpoint and did not create."""
+
+    CREATE = "CreateInferenceScheduler", "Create"
+    START = "StartInferenceScheduler", "Start"
+    STOP = "StopInferenceScheduler", "Stop"
+    UPDATE = "UpdateInferenceScheduler", "Update"
+    DELETE = "DeleteInferenceScheduler", "Delete"
+    IMPORTED = "Imported", "Imported"
+
+
+# The scheduler statuses in which each action may be taken (what the service
+# allows; an update or a delete of a running scheduler needs a stop first).
+ALLOWED_IN_STATUS: dict[str, frozenset[str]] = {
+    Operation.START: frozenset({"STOPPED"}),
+    Operation.STOP: frozenset({"RUNNING"}),
+    Operation.UPDATE: frozenset({"STOPPED"}),
+    Operation.DELETE: frozenset({"STOPPED"}),
+}
+# The status a scheduler has once the service has accepted an update or a
+# delete, whose answers say nothing of it.
+STATUS_AFTER: dict[str, str] = {Operation.UPDATE: "STOPPED", Operation.DELETE: "DELETED"}
+
 
 class State(models.TextChoices):
+    WAITING = "waiting", "Waiting for the previous step"
     QUEUED = "queued", "Queued"
     IN_FLIGHT = "in_flight", "Calling AWS"
     RETRY_WAIT = "retry_wait", "Waiting to retry"
@@ -30,7 +68,10 @@ TERMINAL_STATES = frozenset({State.SUCCEEDED, State.FAILED})
 
 # Where a submission may go from each state. IN_FLIGHT → IN_FLIGHT is a new
 # attempt taking over one whose worker died (its lease ran out).
+# WAITING is a later step of a chain (stop, update, start): it is queued once
+# the step before has succeeded and the scheduler is ready for it.
 TRANSITIONS: dict[str, frozenset[str]] = {
+    State.WAITING: frozenset({State.QUEUED, State.FAILED}),
     State.QUEUED: frozenset({State.IN_FLIGHT, State.FAILED}),
     State.IN_FLIGHT: frozenset({State.IN_FLIGHT, State.RETRY_WAIT, State.SUCCEEDED, State.FAILED}),
     State.RETRY_WAIT: frozenset({State.IN_FLIGHT, State.FAILED}),
@@ -38,8 +79,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     State.FAILED: frozenset(),
 }
 
-# Scheduler statuses after which there is nothing more to follow.
-SETTLED_STATUSES = frozenset({"RUNNING", "STOPPED"})
+# How long a waiting step lets a scheduler be RUNNING or PENDING after the step
+# before it (the listing may lag), before it fails.
+WAITING_GRACE = datetime.timedelta(minutes=1)
+
+# Scheduler statuses after which there is nothing more to follow. DELETED is
+# the console's own word for a scheduler that is gone.
+SETTLED_STATUSES = frozenset({"RUNNING", "STOPPED", "DELETED"})
 
 
 class EventKind(models.TextChoices):
@@ -50,11 +96,15 @@ class EventKind(models.TextChoices):
     FAILED = "failed", "Failed"
     REDISPATCHED = "redispatched", "Re-dispatched"
     STATUS_CHANGED = "status_changed", "Status changed"
+    READY = "ready", "Previous step done"
+    IMPORTED = "imported", "Imported"
 
 
 class Submission(models.Model):
-    request = models.JSONField(help_text="The exact CreateInferenceScheduler request sent.")
-    client_token = models.CharField(max_length=256, unique=True)
+    operation = models.CharField(max_length=32, choices=Operation.choices, default=Operation.CREATE)
+    request = models.JSONField(help_text="The exact request sent, for its operation.")
+    # Only CreateInferenceScheduler takes a ClientToken.
+    client_token = models.CharField(max_length=256, blank=True)
     scheduler_name = models.CharField(max_length=200)
     model_name = models.CharField(max_length=200)
     created_by = models.ForeignKey(
@@ -78,9 +128,32 @@ class Submission(models.Model):
     model_quality = models.CharField("ModelQuality", max_length=32, blank=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
+    cloned_from = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="clones",
+        help_text="The submission this one re-submits with a new ClientToken.",
+    )
+    waits_for = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="next_steps",
+        help_text="The step of a chain (stop, update, start) that must succeed first.",
+    )
 
     class Meta:
         ordering: ClassVar = ["-created_at", "-id"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["client_token"],
+                condition=~Q(client_token=""),
+                name="submission_client_token_unique",
+            )
+        ]
         indexes: ClassVar = [
             models.Index(fields=["-created_at", "-id"], name="submission_recent"),
             models.Index(fields=["state", "dispatched_at"], name="submission_sweep"),
@@ -105,31 +178,116 @@ class Submission(models.Model):
             return True
         return self.state == State.SUCCEEDED and self.scheduler_status in SETTLED_STATUSES
 
+    @property
+    def api_operation(self) -> str:
+        """The API operation of the stored request (an imported scheduler's request
+        is shaped as the create that would make it again)."""
+        return Operation.CREATE if self.operation == Operation.IMPORTED else self.operation
+
+    @property
+    def describes_scheduler(self) -> bool:
+        """Whether the request holds a whole configuration (a create, or an import)."""
+        return self.operation in (Operation.CREATE, Operation.IMPORTED)
+
     # --- Accepting ------------------------------------------------------------
 
     @classmethod
-    def accept(cls, request: dict[str, Any], user: Any) -> Submission:
-        """Record a validated request and its first event; the caller dispatches on commit."""
+    def accept(
+        cls,
+        request: dict[str, Any],
+        user: Any,
+        cloned_from: Submission | None = None,
+        *,
+        operation: str = Operation.CREATE,
+        model_name: str = "",
+        waits_for: Submission | None = None,
+    ) -> Submission:
+        """Record a validated request and its first event; the caller dispatches on
+        commit. A step that waits for another starts WAITING and is not dispatched."""
+        if operation == Operation.IMPORTED:
+            raise ValueError("an imported scheduler is recorded with Submission.imported()")
         now = timezone.now()
+        state = State.QUEUED if waits_for is None else State.WAITING
+        token = request.get("ClientToken", "") if operation == Operation.CREATE else ""
+        details: dict[str, Any] = {"operation": operation}
+        if token:
+            details["client_token"] = token
+        if cloned_from is not None:
+            details["cloned_from"] = cloned_from.pk
+        if waits_for is not None:
+            details["waits_for"] = waits_for.pk
         with transaction.atomic():
             submission = cls.objects.create(
+                operation=operation,
                 request=request,
-                client_token=request["ClientToken"],
+                client_token=token,
                 scheduler_name=request["InferenceSchedulerName"],
-                model_name=request["ModelName"],
+                model_name=request.get("ModelName", model_name),
                 created_by=user,
                 created_at=now,
-                dispatched_at=now,
+                state=state,
+                dispatched_at=now if waits_for is None else None,
+                cloned_from=cloned_from,
+                waits_for=waits_for,
             )
             SubmissionEvent.objects.create(
                 submission=submission,
                 at=now,
                 actor=user,
                 kind=EventKind.SUBMITTED,
-                to_state=State.QUEUED,
-                details={"client_token": submission.client_token},
+                to_state=state,
+                details=details,
             )
         return submission
+
+    @classmethod
+    def imported(
+        cls, request: dict[str, Any], arn: str, status: str, found: str = ""
+    ) -> Submission:
+        """Record a scheduler the console found on the endpoint but did not create,
+        with its configuration as a create request (without a ClientToken)."""
+        now = timezone.now()
+        with transaction.atomic():
+            submission = cls.objects.create(
+                operation=Operation.IMPORTED,
+                request=request,
+                scheduler_name=request["InferenceSchedulerName"],
+                model_name=request.get("ModelName", ""),
+                created_at=now,
+                state=State.SUCCEEDED,
+                dispatches=0,
+                finished_at=now,
+                scheduler_arn=arn,
+                scheduler_status=status,
+            )
+            SubmissionEvent.objects.create(
+                submission=submission,
+                at=now,
+                kind=EventKind.IMPORTED,
+                to_state=State.SUCCEEDED,
+                details={
+                    "how": found or "found on the endpoint; not created by the console",
+                    "InferenceSchedulerArn": arn,
+                    "Status": status,
+                },
+            )
+        return submission
+
+    def clone(self, user: Any) -> Submission:
+        """The same request again as a new submission; the caller dispatches on
+        commit. A create (or an imported scheduler's configuration) gets a new
+        ClientToken, so AWS treats it as a new request; an action is the same
+        action again."""
+        if not self.describes_scheduler:
+            return Submission.accept(
+                self.request,
+                user,
+                cloned_from=self,
+                operation=self.operation,
+                model_name=self.model_name,
+            )
+        request = {**self.request, "ClientToken": self.new_client_token()}
+        return Submission.accept(request, user, cloned_from=self)
 
     @staticmethod
     def new_client_token() -> str:
@@ -149,12 +307,23 @@ class Submission(models.Model):
             raise ValueError(f"a submission cannot go from {self.state} to {to_state}")
         from_state = self.state
         now = timezone.now()
-        self.state = to_state
-        if to_state in TERMINAL_STATES:
-            self.finished_at = now
-        for name, value in changes.items():
-            setattr(self, name, value)
         with transaction.atomic():
+            # Write only over the row as this object saw it: an attempt that
+            # outlived its lease must not undo the attempt that took over.
+            seen = (
+                type(self)
+                .objects.select_for_update()
+                .filter(pk=self.pk)
+                .values_list("state", "attempts")
+                .first()
+            )
+            if seen != (from_state, self.attempts):
+                raise StaleSubmission(f"submission {self.pk} changed since it was read")
+            self.state = to_state
+            if to_state in TERMINAL_STATES:
+                self.finished_at = now
+            for name, value in changes.items():
+                setattr(self, name, value)
             self.save()
             return SubmissionEvent.objects.create(
                 submission=self,
@@ -238,6 +407,53 @@ class Submission(models.Model):
             error_message=message,
         )
 
+    def advance(self, status: str | None) -> bool:
+        """Move a waiting step on, given its scheduler's live status (None: the
+        scheduler is gone): queue it once the step before has succeeded and the
+        status allows it; fail it when the step before failed or the scheduler is
+        gone or started again meanwhile. True when it was queued (the caller
+        dispatches it)."""
+        previous = self.waits_for
+        if self.state != State.WAITING or previous is None:
+            return False
+        step = f"#{previous.pk} ({previous.get_operation_display().lower()})"
+        if previous.state == State.FAILED:
+            self.fail(
+                "PreviousStepFailed",
+                f"The previous step {step} failed: {previous.error_code} {previous.error_message}",
+                reason=f"the previous step {step} failed",
+            )
+            return False
+        if status is None and previous.state == State.SUCCEEDED:
+            self.fail(
+                "ResourceNotFoundException",
+                f"The inference scheduler {self.scheduler_name} no longer exists.",
+                reason="the scheduler is gone",
+            )
+            return False
+        if previous.state != State.SUCCEEDED:
+            return False
+        if status not in ALLOWED_IN_STATUS[self.operation]:
+            # STOPPING is on its way; anything else means someone started the
+            # scheduler again, which would hold this step (and every other
+            # action on the scheduler) forever. The listing may lag the step
+            # before a little, hence the grace.
+            waited = timezone.now() - (previous.finished_at or timezone.now())
+            if status != "STOPPING" and waited > WAITING_GRACE:
+                self.fail(
+                    "ConflictException",
+                    f"The inference scheduler {self.scheduler_name} is {status}.",
+                    reason=f"the scheduler is {status} again: started outside this chain",
+                )
+            return False
+        self._move(
+            State.QUEUED,
+            EventKind.READY,
+            {"after": previous.pk, "Status": status},
+            dispatched_at=timezone.now(),
+        )
+        return True
+
     def fail(self, code: str, message: str, reason: str = "") -> None:
         details = {"code": code, "message": message}
         if reason:
@@ -263,8 +479,18 @@ class Submission(models.Model):
         if status == self.scheduler_status:
             return False
         with transaction.atomic():
-            previous = self.scheduler_status
+            # Compared with the row, locked: two followers that read the same old
+            # status (a sync and a refresh) must record the change once.
+            previous = (
+                type(self)
+                .objects.select_for_update()
+                .filter(pk=self.pk)
+                .values_list("scheduler_status", flat=True)
+                .get()
+            )
             self.scheduler_status = status
+            if previous == status:
+                return False
             self.save(update_fields=["scheduler_status", "updated_at"])
             SubmissionEvent.objects.create(
                 submission=self,
@@ -285,27 +511,56 @@ class Submission(models.Model):
         queued_after = now - datetime.timedelta(seconds=settings.LOOKOUT_REDISPATCH_AFTER_SECONDS)
         lease = now - datetime.timedelta(seconds=settings.LOOKOUT_ATTEMPT_LEASE_SECONDS)
         retry_grace = now - datetime.timedelta(seconds=settings.LOOKOUT_REDISPATCH_AFTER_SECONDS)
+        # No dispatched_at: the last hand-over to the broker failed, so nothing is
+        # on its way; send it as soon as it is due.
+        unsent = Q(dispatched_at__isnull=True)
         return cls.objects.filter(
-            Q(state=State.QUEUED, dispatched_at__isnull=True)
-            | Q(state=State.QUEUED, dispatched_at__lte=queued_after)
+            Q(state=State.QUEUED) & (unsent | Q(dispatched_at__lte=queued_after))
+            | Q(state=State.RETRY_WAIT, next_attempt_at__lte=now) & unsent
             | Q(
                 state=State.RETRY_WAIT,
                 next_attempt_at__lte=retry_grace,
                 dispatched_at__lte=retry_grace,
             )
-            | Q(state=State.IN_FLIGHT, attempt_started_at__lte=lease, dispatched_at__lte=lease)
+            | Q(state=State.IN_FLIGHT, attempt_started_at__lte=lease)
+            & (unsent | Q(dispatched_at__lte=lease))
         )
 
     @classmethod
     def following(cls) -> models.QuerySet[Submission]:
-        """Created schedulers whose status has not settled yet."""
+        """Succeeded requests whose scheduler's status has not settled yet."""
         return cls.objects.filter(state=State.SUCCEEDED).exclude(
             scheduler_status__in=SETTLED_STATUSES
         )
 
+    @classmethod
+    def records(cls, names: Iterable[str] | None = None) -> dict[str, Submission]:
+        """Each scheduler name's record (of these names, or all): its latest
+        succeeded create or import, whose status the sync keeps up to date."""
+        latest = cls.objects.filter(
+            operation__in=[Operation.CREATE, Operation.IMPORTED], state=State.SUCCEEDED
+        ).order_by("created_at", "id")
+        if names is not None:
+            latest = latest.filter(scheduler_name__in=names)
+        return {submission.scheduler_name: submission for submission in latest}
+
 
 class AppendOnlyError(Exception):
     pass
+
+
+class StaleSubmission(Exception):
+    """The submission moved on since this copy was read (another attempt took over)."""
+
+
+class AppendOnlyQuerySet(models.QuerySet[Any]):
+    """Bulk updates and deletes would skip the models' own guards: refuse them too."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("audit records cannot be changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit records cannot be deleted")
 
 
 class SubmissionEvent(models.Model):
@@ -326,12 +581,15 @@ class SubmissionEvent(models.Model):
     to_state = models.CharField(max_length=16, choices=State.choices, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
+    objects = AppendOnlyQuerySet.as_manager()
+
     class Meta:
         ordering: ClassVar = ["at", "id"]
         indexes: ClassVar = [
             models.Index(fields=["-at", "-id"], name="event_recent"),
             models.Index(fields=["submission", "at"], name="event_submission"),
-            models.Index(fields=["kind", "-at"], name="event_kind"),
+            models.Index(fields=["kind", "-at", "-id"], name="event_kind_recent"),
+            models.Index(fields=["actor", "-at", "-id"], name="event_actor_recent"),
         ]
 
     def __str__(self) -> str:
@@ -348,3 +606,116 @@ class SubmissionEvent(models.Model):
     @property
     def actor_label(self) -> str:
         return self.actor.get_username() if self.actor else "worker"
+
+
+# --- The access log -------------------------------------------------------------
+
+
+class AccessKind(models.TextChoices):
+    LOGGED_IN = "logged_in", "Logged in"
+    LOGGED_OUT = "logged_out", "Logged out"
+    LOGIN_FAILED = "login_failed", "Login failed"
+
+
+class AccessEvent(models.Model):
+    """A login, logout or failed login. Written once, never edited or deleted."""
+
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=16, choices=AccessKind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="access_events",
+        help_text="Empty for a failed login.",
+    )
+    username = models.CharField(max_length=150, help_text="For a failed login, as typed.")
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar = ["-at", "-id"]
+        indexes: ClassVar = [models.Index(fields=["-at", "-id"], name="access_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.username} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("access events cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("access events cannot be deleted")
+
+    @classmethod
+    def record(
+        cls, kind: str, request: HttpRequest | None, user: Any = None, username: str = ""
+    ) -> AccessEvent:
+        return cls.objects.create(
+            kind=kind,
+            user=user,
+            username=(user.get_username() if user is not None else username)[:150],
+            ip_address=address_of(request),
+        )
+
+
+def address_of(request: HttpRequest | None) -> str | None:
+    """The address a request came from (as the login throttling counts it), or None
+    when there is no usable one: no request, or a Unix socket's empty address."""
+    try:
+        return str(ipaddress.ip_address(client_ip(request) or "")) if request is not None else None
+    except ValueError:
+        return None
+
+
+@receiver(user_logged_in)
+def record_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    AccessEvent.record(AccessKind.LOGGED_IN, request, user)
+
+
+@receiver(user_logged_out)
+def record_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if user is not None:  # logging out without being logged in changes nothing
+        AccessEvent.record(AccessKind.LOGGED_OUT, request, user)
+
+
+@receiver(user_login_failed)
+def record_failed_login(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    username = str(credentials.get(get_user_model().USERNAME_FIELD, ""))
+    AccessEvent.record(AccessKind.LOGIN_FAILED, request, username=username)
+
+
+# --- Roles ----------------------------------------------------------------------
+
+
+@receiver(m2m_changed)
+def administrators_are_staff(
+    sender: Any, instance: Any, action: str, reverse: bool, pk_set: set[int] | None, **kwargs: Any
+) -> None:
+    """The admin site lets in staff only; the Administrator role is what makes a user
+    staff, so joining it grants is_staff and leaving it takes is_staff away.
+    Superusers keep theirs."""
+    user_model = get_user_model()
+    if sender is not user_model.groups.through or not action.startswith("post_"):
+        return
+    if not reverse:
+        users = user_model.objects.filter(pk=instance.pk)
+    elif instance.name == ADMINISTRATOR:
+        # The group's members changed; a clear() does not say who left.
+        users = (
+            user_model.objects.filter(pk__in=pk_set)
+            if pk_set is not None
+            else user_model.objects.all()
+        )
+    else:
+        return
+    users = users.filter(is_superuser=False)
+    users.filter(groups__name=ADMINISTRATOR).update(is_staff=True)
+    users.exclude(groups__name=ADMINISTRATOR).update(is_staff=False)
+    if not reverse:
+        instance.refresh_from_db(fields=["is_staff"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from celery import shared_task
 
 from scheduler_ui.schedulers import submitting
-from scheduler_ui.schedulers.models import Submission
 
 
 @shared_task
@@ -20,9 +19,9 @@ def refresh_status(submission_id: int) -> None:
 
 @shared_task
 def follow_statuses() -> None:
-    """Periodic: one status check per created scheduler that has not settled."""
-    for pk in Submission.following().values_list("pk", flat=True):
-        refresh_status.delay(pk)
+    """Periodic: the sync with the endpoint (statuses, imported schedulers, the
+    waiting steps of a chain)."""
+    submitting.follow_statuses()
 
 
 @shared_task

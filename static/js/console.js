@@ -7,6 +7,7 @@
  *  1. CSRF token on htmx requests    <meta name="csrf-token" content="...">
  *  2. Copy to clipboard               <button type="button" data-copy-target="#id">
  *  3. Double-submit prevention        <form method="post" data-once>
+ *  4. Announce live changes           <div id="..." data-announce="State: RUNNING.">
  *
  * htmx's own configuration (includeIndicatorStyles: false) is set by the
  * <meta name="htmx-config"> tag in templates/base.html, not here.
@@ -213,10 +214,11 @@
     lockForm(form);
   });
 
+  /* Only the form's own htmx request unlocks it: a request made by something
+     inside it (a live preview) says nothing about the form's submission. */
   document.addEventListener("htmx:afterRequest", function (event) {
-    var elt = event.detail && event.detail.elt;
-    var form = elt && (elt.tagName === "FORM" ? elt : elt.closest && elt.closest("form"));
-    if (form && form.hasAttribute("data-once")) {
+    var form = event.detail && event.detail.elt;
+    if (form && form.tagName === "FORM" && form.hasAttribute("data-once")) {
       unlockForm(form);
     }
   });
@@ -226,4 +228,31 @@
       document.querySelectorAll("form[data-once-submitted]").forEach(unlockForm);
     }
   });
+
+  /* ---- 4. Announce live changes ----------------------------------------- */
+  /*
+   * A part of the page that htmx replaces while work is in flight carries an id
+   * and data-announce="..."; when the text differs from what the element said
+   * before the swap, it is read out through the live region. A region replaced
+   * wholesale (hx-swap="outerHTML") is not announced by screen readers itself.
+   */
+  var announced = {};
+
+  function rememberAnnouncements() {
+    document.querySelectorAll("[data-announce][id]").forEach(function (element) {
+      announced[element.id] = element.getAttribute("data-announce");
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("[data-announce][id]").forEach(function (element) {
+      var text = element.getAttribute("data-announce");
+      if (announced[element.id] !== undefined && announced[element.id] !== text) {
+        announce(text);
+      }
+      announced[element.id] = text;
+    });
+  });
+
+  rememberAnnouncements();
 })();

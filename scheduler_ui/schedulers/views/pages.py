@@ -9,12 +9,16 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from scheduler_ui.schedulers.access import READ
 from scheduler_ui.schedulers.models import State, Submission
 
 RECENT = 50
 
 
 def overview(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perms(READ):
+        # Where everyone lands after logging in: say why there is nothing to see.
+        return render(request, "schedulers/no_role.html", status=403)
     recent = Submission.objects.select_related("created_by")[:RECENT]
     found = dict(Submission.objects.order_by().values_list("state").annotate(Count("id")))
     state_counts = [(state, found.get(state.value, 0)) for state in State]

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 import pprint
+from typing import NamedTuple
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from scheduler_ui.schedulers.forms import CreateSchedulerForm
+from scheduler_ui.lookout.service import in_model_order
+from scheduler_ui.schedulers import account, lifecycle
+from scheduler_ui.schedulers.access import can_operate, can_read
+from scheduler_ui.schedulers.forms import REQUEST, CreateSchedulerForm, form_from_request
 from scheduler_ui.schedulers.models import Submission
-from scheduler_ui.schedulers.submitting import dispatch_on_commit
-from scheduler_ui.schedulers.tasks import refresh_status
+from scheduler_ui.schedulers.submitting import dispatch_on_commit, request_refresh
 
 
-@permission_required("schedulers.add_submission", raise_exception=True)
+@can_operate
 def new_submission(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "add_tag" not in request.POST:
         form = CreateSchedulerForm(request.POST)
@@ -29,14 +32,119 @@ def new_submission(request: HttpRequest) -> HttpResponse:
     elif request.method == "POST":
         # "Add a tag" without JavaScript: the same form again with one more tag row.
         data = request.POST.copy()
-        data["tags-TOTAL_FORMS"] = str(int(data.get("tags-TOTAL_FORMS") or 0) + 1)
+        count = data.get("tags-TOTAL_FORMS") or "0"
+        # A count that is no small number is left for the formset to report as tampered.
+        if count.isdecimal() and len(count) <= 4:
+            data["tags-TOTAL_FORMS"] = str(int(count) + 1)
         form = CreateSchedulerForm(data)
         form.scheduler.errors.clear()
+    elif "from" in request.GET:
+        # Clone: the form filled in from an earlier submission's request.
+        source = request.GET["from"]
+        # An id too long to be one (int() refuses past 4,300 digits) names nothing.
+        pk = int(source) if source.isdecimal() and len(source) <= 19 else 0
+        original = get_object_or_404(Submission, pk=pk)
+        form = form_from_request(original.request)
+        messages.info(
+            request,
+            f"Filled in from submission #{original.pk}; a new client token is made on submit.",
+        )
+    elif "scheduler" in request.GET:
+        # Clone a scheduler on the endpoint: the form filled in from its configuration.
+        name = request.GET["scheduler"]
+        if not lifecycle.is_scheduler_name(name):
+            raise Http404("No inference scheduler can have that name.")
+        try:
+            form = form_from_request(lifecycle.create_request(name))
+        except lifecycle.CannotRead as error:
+            if error.not_found:
+                raise Http404("There is no inference scheduler of that name.") from error
+            messages.error(
+                request, f"Could not read {name} from Lookout for Equipment ({error.code})."
+            )
+            form = CreateSchedulerForm()
+        else:
+            messages.info(
+                request, f"Filled in from the scheduler {name}: give the copy its own name."
+            )
     else:
         form = CreateSchedulerForm()
-    return render(request, "schedulers/new.html", {"form": form})
+    return render(
+        request,
+        "schedulers/new.html",
+        {
+            "form": form,
+            "model_names": account.ready_models(),
+            "warnings": account_warnings(form) if form.scheduler.is_bound else [],
+        },
+    )
 
 
+def account_warnings(form: CreateSchedulerForm) -> list[str]:
+    """What the account already holds that the request would run into, for the
+    name and model as typed (when each is valid on its own)."""
+    data = getattr(form.scheduler, "cleaned_data", {})
+    return account.warnings(
+        data.get("inference_scheduler_name") or "", data.get("model_name") or ""
+    )
+
+
+class Problem(NamedTuple):
+    """One reason the form cannot be sent, and the field to fix (its id), if any."""
+
+    label: str
+    field_id: str
+    message: str
+
+
+# Shown in the preview in place of a token: a random one would not be the one sent.
+CLIENT_TOKEN_PLACEHOLDER = "<generated on submit>"
+
+
+@require_POST
+@can_operate
+def submission_preview(request: HttpRequest) -> HttpResponse:
+    """The request the form would send, or what stops it; validated exactly as
+    new_submission does, but nothing is recorded."""
+    form = CreateSchedulerForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "schedulers/_preview.html",
+            {"problems": form_problems(form), "warnings": account_warnings(form)},
+        )
+    preview = dict(form.to_request())
+    if not form.scheduler.cleaned_data["client_token"]:
+        preview["ClientToken"] = CLIENT_TOKEN_PLACEHOLDER
+    preview = in_model_order(REQUEST, preview)
+    return render(
+        request,
+        "schedulers/_preview.html",
+        {
+            "request_json": json.dumps(preview, indent=2),
+            "boto3_call": boto3_call(preview),
+            "warnings": account_warnings(form),
+        },
+    )
+
+
+def form_problems(form: CreateSchedulerForm) -> list[Problem]:
+    """Every error of the form and its tag rows, named after the field it is on."""
+    problems = [Problem("", "", str(m)) for m in form.scheduler.non_field_errors()]
+    for name, errors in form.scheduler.errors.items():
+        if name != NON_FIELD_ERRORS:
+            field = form.scheduler[name]
+            problems += [Problem(str(field.label), field.auto_id, str(m)) for m in errors]
+    problems += [Problem("Tags", "", str(m)) for m in form.tags.non_form_errors()]
+    for number, tag in enumerate(form.tags.forms, start=1):
+        for name, errors in tag.errors.items():
+            field = tag[name]
+            label = f"Tag {number} {str(field.label).lower()}"
+            problems += [Problem(label, field.auto_id, str(m)) for m in errors]
+    return problems
+
+
+@can_read
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     submission = get_object_or_404(Submission.objects.select_related("created_by"), pk=pk)
     return render(
@@ -45,12 +153,11 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "submission": submission,
             "events": submission.events.select_related("actor"),
-            "request_json": json.dumps(submission.request, indent=2),
-            "boto3_call": boto3_call(submission.request),
         },
     )
 
 
+@can_read
 def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
     """The live part of the submission page, polled by htmx while work is in flight."""
     submission = get_object_or_404(Submission, pk=pk)
@@ -62,18 +169,27 @@ def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@permission_required("schedulers.add_submission", raise_exception=True)
+@can_operate
 def refresh_submission(request: HttpRequest, pk: int) -> HttpResponse:
     submission = get_object_or_404(Submission, pk=pk)
-    refresh_status.delay(submission.pk)
-    messages.info(request, "Asked AWS for the scheduler's status.")
+    if request_refresh(submission):
+        messages.info(request, "Asked AWS for the scheduler's status.")
+    else:
+        messages.warning(
+            request, "The task queue is unavailable; the status is checked again soon."
+        )
     return redirect(submission)
 
 
 def boto3_call(request: dict[str, object]) -> str:
-    arguments = pprint.pformat(request, indent=4, width=88, sort_dicts=False)
+    """The request as Python a person can paste: one keyword argument a line."""
+    arguments = []
+    for name, value in request.items():
+        prefix = f"    {name}="
+        text = pprint.pformat(value, width=88 - len(prefix), sort_dicts=False)
+        arguments.append(prefix + text.replace("\n", "\n" + " " * len(prefix)) + ",\n")
     return (
         "import boto3\n\n"
         'client = boto3.client("lookoutequipment")\n'
-        f"response = client.create_inference_scheduler(**{arguments})\n"
+        f"response = client.create_inference_scheduler(\n{''.join(arguments)})\n"
     )

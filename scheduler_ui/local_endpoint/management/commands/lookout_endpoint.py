@@ -66,6 +66,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--latency-ms", type=_latency, default=(0.0, 0.0), metavar="MIN[,MAX]")
         parser.add_argument(
+            "--latency-after-apply-ms",
+            type=float,
+            default=0.0,
+            metavar="N",
+            help="wait this long between applying a call and answering it",
+        )
+        parser.add_argument(
             "--state-file", type=Path, help="keep the state in this JSON file across restarts"
         )
         parser.add_argument("--quota", type=int, default=1000, help="inference scheduler quota")
@@ -96,6 +103,7 @@ class Command(BaseCommand):
                 internal_error_rate=options["internal_error_rate"],
                 internal_error_after_apply_rate=options["internal_error_after_apply_rate"],
                 latency_ms=options["latency_ms"],
+                latency_after_apply_ms=options["latency_after_apply_ms"],
                 seed=options["seed"],
                 region=options["region"],
                 account_id=options["account_id"],

@@ -39,9 +39,9 @@ class Command(BaseCommand):
         processes["web"] = [python, "manage.py", "runserver", f"127.0.0.1:{options['port']}",
                             "--noreload"]  # fmt: skip
         processes["worker"] = [python, "-m", "celery", "-A", "scheduler_ui", "worker",
-                               "--loglevel", "INFO", "--concurrency", "2"]  # fmt: skip
+                               "--loglevel", "WARNING", "--concurrency", "2"]  # fmt: skip
         processes["beat"] = [python, "-m", "celery", "-A", "scheduler_ui", "beat",
-                             "--loglevel", "INFO"]  # fmt: skip
+                             "--loglevel", "WARNING"]  # fmt: skip
 
         running = {
             name: subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)

@@ -1,0 +1,582 @@
+"""`make bench`: the console on the team setup (PostgreSQL, Redis, gunicorn,
+real Celery workers, the local endpoint), each figure next to a baseline
+measured in the same run. Writes var/bench/report.md and report.json.
+
+Needs PostgreSQL and Redis on this machine (BENCH_POSTGRES_URL, BENCH_REDIS_URL).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psycopg
+import redis
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "var" / "bench"
+PYTHON = sys.executable
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+DATABASE = "bench_console"
+USERNAME, PASSWORD = "bench", "bench-password-1"
+
+WEB_CLIENTS = 32
+WEB_SECONDS = float(os.environ.get("BENCH_WEB_SECONDS", 15))
+PIPELINE_SUBMISSIONS = int(os.environ.get("BENCH_PIPELINE_SUBMISSIONS", 1000))
+PIPELINE_CONCURRENCY = 8
+HISTORY_EVENTS = int(os.environ.get("BENCH_HISTORY_EVENTS", 1_000_000))
+HISTORY_REQUESTS = 40
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident memory (VmHWM) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+# --- The stack -------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def manage(self, *args: str) -> str:
+        done = subprocess.run(
+            [PYTHON, "manage.py", *args],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout
+
+    def start(self, name: str, command: list[str], ready: Callable[[], bool]) -> int:
+        log = (OUT / f"{name}.log").open("w")
+        process = subprocess.Popen(
+            command,
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[name] = process
+        deadline = time.monotonic() + 60
+        while not ready():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start; see {OUT / (name + '.log')}")
+            time.sleep(0.2)
+        return process.pid
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+
+def listening(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    return check
+
+
+def gunicorn(stack: Stack, port: int, workers: int) -> int:
+    return stack.start(
+        f"web-{workers}",
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "scheduler_ui.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+        ],
+        listening(port),
+    )
+
+
+# --- HTTP clients ------------------------------------------------------------------
+
+
+class Browser:
+    """One logged-in client: a session cookie, a CSRF token, plain http.client."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        self.request("GET", "/accounts/login/")
+        self.request("POST", "/accounts/login/", {"username": USERNAME, "password": PASSWORD})
+        if "sessionid" not in self.cookies:
+            raise RuntimeError("benchmark login failed")
+
+    def request(
+        self, method: str, path: str, form: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        body = None
+        if form is not None:
+            form = {**form, "csrfmiddlewaretoken": self.cookies.get("csrftoken", "")}
+            body = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Referer"] = f"http://127.0.0.1:{self.port}/"
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        content = response.read()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+        connection.close()
+        return response.status, content
+
+
+def load(port: int, path: str, make_form: Callable[[int, int], dict[str, str]]) -> dict[str, Any]:
+    """WEB_CLIENTS clients POSTing as fast as they can for WEB_SECONDS."""
+    browsers = [Browser(port) for _ in range(WEB_CLIENTS)]
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    start = time.monotonic()
+    stop_at = start + WEB_SECONDS
+
+    def client(index: int) -> None:
+        nonlocal errors
+        n = 0
+        while time.monotonic() < stop_at:
+            began = time.perf_counter()
+            status, _ = browsers[index].request("POST", path, make_form(index, n))
+            took = time.perf_counter() - began
+            with lock:
+                latencies.append(took)
+                errors += status != 302
+            n += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(WEB_CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - start
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "throughput_rps": len(latencies) / elapsed,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }
+
+
+def scheduler_form(run: str) -> Callable[[int, int], dict[str, str]]:
+    def make(client: int, n: int) -> dict[str, str]:
+        return {
+            "inference_scheduler_name": f"bench-{run}-{client}-{n}",
+            "model_name": "pump-model",
+            "data_upload_frequency": "PT10M",
+            "output_bucket": "bench-output",
+            "role_arn": "arn:aws:iam::123456789012:role/Bench",
+            "tags-TOTAL_FORMS": "1",
+            "tags-INITIAL_FORMS": "0",
+            "tags-0-key": "bench",
+            "tags-0-value": run,
+        }
+
+    return make
+
+
+# --- The benchmarks ------------------------------------------------------------------
+
+
+def bench_endpoint(endpoint_url: str) -> dict[str, Any]:
+    """The local endpoint's own calls per second (DescribeModel from 8 threads)."""
+    client = lookout_client(endpoint_url)
+    calls = 4000
+
+    def call(_: int) -> None:
+        client.describe_model(ModelName="pump-model")
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(call, range(calls)))
+    elapsed = time.monotonic() - start
+    return {"calls": calls, "calls_per_second": calls / elapsed}
+
+
+def lookout_client(endpoint_url: str) -> Any:
+    return boto3.client(
+        "lookoutequipment",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=64),
+    )
+
+
+def bench_web(stack: Stack) -> dict[str, Any]:
+    port = free_port()
+    web_pid = gunicorn(stack, port, workers=5)
+    baseline = load(port, "/bench/baseline/", lambda c, n: {"n": str(n)})
+    form = load(port, "/schedulers/new/", scheduler_form("web"))
+    rss = max(peak_rss_mb(pid) for pid in children(web_pid))
+    stack.stop("web-5")
+    return {
+        "baseline": baseline,
+        "form": form,
+        "throughput_ratio": form["throughput_rps"] / baseline["throughput_rps"],
+        "web_worker_peak_rss_mb": rss,
+    }
+
+
+def bench_pipeline(stack: Stack, endpoint_url: str) -> dict[str, Any]:
+    """Submissions from accepted to RUNNING recorded, against a plain boto3 script
+    doing the same create and describe calls with the same concurrency."""
+    from scheduler_ui.schedulers.models import Submission
+    from scheduler_ui.schedulers.submitting import dispatch
+
+    client = lookout_client(endpoint_url)
+
+    def plain(index: int) -> None:
+        name = f"plain-{index}"
+        client.create_inference_scheduler(**request(name, f"plain-token-{index}"))
+        while (
+            client.describe_inference_scheduler(InferenceSchedulerName=name)["Status"] != "RUNNING"
+        ):
+            time.sleep(0.05)
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(PIPELINE_CONCURRENCY) as pool:
+        list(pool.map(plain, range(PIPELINE_SUBMISSIONS)))
+    baseline_seconds = time.monotonic() - start
+
+    workers = [
+        stack.start(
+            f"worker-{i}",
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "scheduler_ui",
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--concurrency",
+                str(PIPELINE_CONCURRENCY // 2),
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"bench{i}@%h",
+            ],
+            lambda: True,
+        )
+        for i in range(2)
+    ]
+    stack.start(
+        "beat",
+        [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "scheduler_ui",
+            "beat",
+            "--loglevel",
+            "WARNING",
+            "--schedule",
+            str(OUT / "celerybeat-schedule"),
+        ],
+        lambda: True,
+    )
+    time.sleep(5)  # the workers connect before the clock starts
+
+    start = time.monotonic()
+    for index in range(PIPELINE_SUBMISSIONS):
+        dispatch(Submission.accept(request(f"console-{index}", f"console-token-{index}"), None))
+    running = Submission.objects.filter(scheduler_status="RUNNING")
+    while running.count() < PIPELINE_SUBMISSIONS:
+        if time.monotonic() - start > 300:
+            raise RuntimeError("the pipeline did not finish within 5 minutes")
+        time.sleep(0.1)
+    console_seconds = time.monotonic() - start
+    worker_rss = max(peak_rss_mb(pid) for w in workers for pid in [w, *children(w)])
+    for name in ("beat", "worker-0", "worker-1"):
+        stack.stop(name)
+    return {
+        "submissions": PIPELINE_SUBMISSIONS,
+        "concurrency": PIPELINE_CONCURRENCY,
+        "baseline_seconds": baseline_seconds,
+        "console_seconds": console_seconds,
+        "ratio": console_seconds / baseline_seconds,
+        "worker_peak_rss_mb": worker_rss,
+    }
+
+
+def request(name: str, token: str) -> dict[str, Any]:
+    return {
+        "ModelName": "pump-model",
+        "InferenceSchedulerName": name,
+        "DataUploadFrequency": "PT10M",
+        "DataInputConfiguration": {},
+        "DataOutputConfiguration": {"S3OutputConfiguration": {"Bucket": "bench-output"}},
+        "RoleArn": "arn:aws:iam::123456789012:role/Bench",
+        "ClientToken": token,
+    }
+
+
+def bench_history(stack: Stack) -> dict[str, Any]:
+    """/history/ at HISTORY_EVENTS events: p95 per filter, and the CSV export of
+    all of them with the web worker's peak memory."""
+    stack.manage("seed_history", "--events", str(HISTORY_EVENTS))
+    port = free_port()
+    web_pid = gunicorn(stack, port, workers=1)
+    [worker] = children(web_pid)
+    browser = Browser(port)
+    status, page = browser.request("GET", "/history/")
+    cursor = _older_link(page.decode())
+    views = {
+        "newest": "/history/",
+        "older page": cursor or "/history/",
+        "by scheduler": "/history/?scheduler=seed-scheduler-7",
+        "by kind": "/history/?kind=failed",
+        "by user": f"/history/?user={USERNAME}",
+        "by date range": "/history/?since=2026-01-01&until=2026-06-30",
+        "search": "/history/?q=ThrottlingException",
+    }
+    latencies: dict[str, dict[str, float]] = {}
+    for label, path in views.items():
+        samples = []
+        for _ in range(HISTORY_REQUESTS):
+            began = time.perf_counter()
+            status, _ = browser.request("GET", path)
+            samples.append(time.perf_counter() - began)
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}")
+        latencies[label] = {
+            "p50_ms": percentile(samples, 0.5) * 1000,
+            "p95_ms": percentile(samples, 0.95) * 1000,
+        }
+    before = peak_rss_mb(worker)
+    began = time.perf_counter()
+    status, body = browser.request("GET", "/history/export.csv")
+    export_seconds = time.perf_counter() - began
+    after = peak_rss_mb(worker)
+    stack.stop("web-1")
+    if status != 200:
+        raise RuntimeError(f"the CSV export answered {status}")
+    return {
+        "events": HISTORY_EVENTS,
+        "pages": latencies,
+        "worst_p95_ms": max(v["p95_ms"] for v in latencies.values()),
+        "csv_rows": body.count(b"\n") - 1,
+        "csv_seconds": export_seconds,
+        "web_worker_peak_rss_before_export_mb": before,
+        "web_worker_peak_rss_after_export_mb": after,
+    }
+
+
+def _older_link(html: str) -> str | None:
+    marker = 'href="/history/?'
+    for chunk in html.split(marker)[1:]:
+        query = chunk.split('"', 1)[0].replace("&amp;", "&")
+        if "before=" in query or "cursor=" in query:
+            return "/history/?" + query
+    return None
+
+
+# --- Running it all ------------------------------------------------------------------
+
+
+@contextmanager
+def team_stack() -> Iterator[tuple[Stack, str]]:
+    """A fresh PostgreSQL database, an emptied Redis database, the local endpoint."""
+    admin = psycopg.connect(POSTGRES_URL, autocommit=True)
+    admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {DATABASE}")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    database_url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{DATABASE}"
+    endpoint_port = free_port()
+    endpoint_url = f"http://127.0.0.1:{endpoint_port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "bench-" + "x" * 60,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": database_url,
+        "DATABASE_CONN_MAX_AGE": "60",
+        "CELERY_BROKER_URL": REDIS_URL,
+        "LOOKOUT_ENDPOINT_URL": endpoint_url,
+        "LOOKOUT_CALLS_PER_SECOND": "0",
+        "LOOKOUT_FOLLOW_INTERVAL_SECONDS": "0.5",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    stack = Stack(env)
+    try:
+        stack.manage("migrate", "--noinput")
+        stack.manage("collectstatic", "--noinput")
+        with psycopg.connect(database_url, autocommit=True) as db:
+            db.execute("CREATE TABLE bench_baseline (id bigserial PRIMARY KEY, at timestamptz)")
+        stack.start(
+            "endpoint",
+            [
+                PYTHON,
+                "manage.py",
+                "lookout_endpoint",
+                "--port",
+                str(endpoint_port),
+                "--demo-models",
+                "--pending-seconds",
+                "0",
+                "--quota",
+                "100000000",
+                "--allow-many-schedulers-per-model",
+            ],
+            listening(endpoint_port),
+        )
+        import django
+
+        django.setup()
+        from django.contrib.auth.models import User
+
+        User.objects.create_superuser(USERNAME, "", PASSWORD)
+        yield stack, endpoint_url
+    finally:
+        stack.stop_all()
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    with team_stack() as (stack, endpoint_url):
+        results: dict[str, Any] = {
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "endpoint": bench_endpoint(endpoint_url),
+            # The pipeline first: the web benchmark leaves queued submissions behind.
+            "pipeline": bench_pipeline(stack, endpoint_url),
+            "web": bench_web(stack),
+            "history": bench_history(stack),
+        }
+    results["total_seconds"] = time.monotonic() - began
+    (OUT / "report.json").write_text(json.dumps(results, indent=2) + "\n")
+    (OUT / "report.md").write_text(report(results))
+    print(report(results))
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def report(r: dict[str, Any]) -> str:
+    web, pipe, hist = r["web"], r["pipeline"], r["history"]
+    form, base = web["form"], web["baseline"]
+    rss_before = hist["web_worker_peak_rss_before_export_mb"]
+    rss_after = hist["web_worker_peak_rss_after_export_mb"]
+    machine = r["machine"]
+    return "\n".join(
+        [
+            "# Benchmark report",
+            "",
+            f"{r['date']}, {machine['cpus']} CPUs, Python {machine['python']}, "
+            f"{machine['platform']}; the whole run took {r['total_seconds']:.0f} s.",
+            "",
+            "| what | console | baseline | ratio | target |",
+            "|---|---|---|---|---|",
+            f"| form POST throughput, {WEB_CLIENTS} clients (req/s) "
+            f"| {form['throughput_rps']:.0f} "
+            f"| {base['throughput_rps']:.0f} (one INSERT + redirect) "
+            f"| {web['throughput_ratio']:.2f} "
+            f"| ≥ 0.50: {verdict(web['throughput_ratio'] >= 0.5)} |",
+            f"| form POST p50 / p99 (ms) | {form['p50_ms']:.0f} / {form['p99_ms']:.0f} "
+            f"| {base['p50_ms']:.0f} / {base['p99_ms']:.0f} "
+            f"| {form['p99_ms'] / base['p99_ms']:.2f} (p99) "
+            f"| p99 < 100 ms: {verdict(form['p99_ms'] < 100)} |",
+            f"| pipeline: {pipe['submissions']} accepted → RUNNING recorded (s) "
+            f"| {pipe['console_seconds']:.1f} | {pipe['baseline_seconds']:.1f} (plain boto3, "
+            f"{pipe['concurrency']} threads) | {pipe['ratio']:.2f} "
+            f"| ≤ 1.3: {verdict(pipe['ratio'] <= 1.3)} |",
+            f"| /history/ p95 at {hist['events']:,} events, worst view (ms) "
+            f"| {hist['worst_p95_ms']:.0f} | | | < 100 ms: {verdict(hist['worst_p95_ms'] < 100)} |",
+            f"| CSV export of {hist['csv_rows']:,} events: web worker peak RSS (MB) "
+            f"| {rss_after:.0f} | {rss_before:.0f} (before the export) "
+            f"| {rss_after / rss_before:.2f} | < 150 MB: {verdict(rss_after < 150)} |",
+            f"| local endpoint (calls/s, 8 threads) | {r['endpoint']['calls_per_second']:.0f} "
+            "| | | not the bottleneck |",
+            "",
+            f"Peak RSS: web worker {web['web_worker_peak_rss_mb']:.0f} MB, "
+            f"Celery worker {pipe['worker_peak_rss_mb']:.0f} MB.",
+            "",
+            "History views (p50 / p95 ms): "
+            + ", ".join(
+                f"{k} {v['p50_ms']:.0f} / {v['p95_ms']:.0f}" for k, v in hist["pages"].items()
+            ),
+            "",
+            f"Web: {form['requests']} form POSTs ({form['errors']} not answered 302), "
+            f"{base['requests']} baseline POSTs, {WEB_SECONDS:.0f} s each. "
+            f"The CSV export took {hist['csv_seconds']:.1f} s.",
+            "",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

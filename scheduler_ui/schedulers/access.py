@@ -1,0 +1,69 @@
+"""Who may do what: the roles, the permissions the views check, and the
+decorators that check them.
+
+A role is a Django group. Viewers read everything; Operators also submit and
+clone (and take the lifecycle actions, under the same permission); Administrators
+also use the admin panel and manage users. Superusers may do anything, as usual.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps as installed_apps
+from django.apps.registry import Apps
+from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.management import create_permissions
+
+VIEWER = "Viewer"
+OPERATOR = "Operator"
+ADMINISTRATOR = "Administrator"
+
+# Reading any page: the submissions and their events.
+READ = ("schedulers.view_submission", "schedulers.view_submissionevent")
+# Every action that makes something happen: submit, clone, refresh, and the
+# scheduler lifecycle actions. Each of them creates or acts on submissions.
+OPERATE = "schedulers.add_submission"
+
+ROLES: dict[str, tuple[str, ...]] = {
+    VIEWER: READ,
+    OPERATOR: (*READ, OPERATE),
+    ADMINISTRATOR: (
+        *READ,
+        OPERATE,
+        "schedulers.view_accessevent",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.delete_user",
+        # Roles are assigned on the user's page; what a role may do is defined
+        # here and by migration, so Administrators see groups but don't edit them.
+        "auth.view_group",
+    ),
+}
+
+can_read = permission_required(READ, raise_exception=True)
+can_operate = permission_required(OPERATE, raise_exception=True)
+
+
+def sync_roles(apps: Apps) -> None:
+    """Make each role's group hold exactly the permissions ROLES gives it.
+
+    Run by a data migration (with the migration's `apps`) and by tests that
+    need the groups after a database flush. In a fresh database permissions
+    appear only after the last migration, so they are created here first; a
+    permission whose model does not exist yet is left for a later run.
+    """
+    for label in ("auth", "schedulers"):
+        create_permissions(installed_apps.get_app_config(label), apps=apps, verbosity=0)
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for name, permissions in ROLES.items():
+        group, _ = group_model.objects.get_or_create(name=name)
+        wanted = [permission.split(".") for permission in permissions]
+        found = [
+            permission
+            for app_label, codename in wanted
+            for permission in permission_model.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            )
+        ]
+        group.permissions.set(found)

@@ -1,0 +1,196 @@
+"""Acting on an existing scheduler: which actions its live status allows, and
+turning an allowed action into submissions.
+
+Every action is checked against the scheduler as DescribeInferenceScheduler
+reports it at that moment (pages may be stale, and a POST may be crafted), then
+recorded as a submission that the worker sends like a create: retried,
+reconciled and audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from botocore import xform_name
+from botocore.exceptions import BotoCoreError, ClientError
+from django.db import transaction
+
+from scheduler_ui.lookout import (
+    error_code_and_message,
+    list_all,
+    make_client,
+    validate_request,
+    validate_value,
+)
+from scheduler_ui.schedulers import ratelimit
+from scheduler_ui.schedulers.models import (
+    ALLOWED_IN_STATUS,
+    TERMINAL_STATES,
+    Operation,
+    Submission,
+)
+from scheduler_ui.schedulers.submitting import current_configuration, dispatch_on_commit
+
+# What each action is called on the pages.
+VERBS: dict[str, str] = {
+    Operation.START: "start",
+    Operation.STOP: "stop",
+    Operation.UPDATE: "edit",
+    Operation.DELETE: "delete",
+}
+
+
+class CannotRead(Exception):
+    """Lookout for Equipment did not answer a read: the scheduler does not exist,
+    or the endpoint could not be reached or refused."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.code == "ResourceNotFoundException"
+
+
+class Refused(Exception):
+    """An action that is not accepted; the message says why, for the person."""
+
+
+def is_scheduler_name(name: str) -> bool:
+    """Whether a name could name a scheduler (pages 404 on one that could not,
+    without asking AWS)."""
+    return not validate_value("InferenceSchedulerIdentifier", name)
+
+
+def read(operation: str, **params: Any) -> dict[str, Any]:
+    """One read call to Lookout for Equipment (Describe, List...), its errors as CannotRead."""
+    method = getattr(make_client(), xform_name(operation))
+    ratelimit.wait_for_a_call()
+    try:
+        return dict(method(**params))
+    except (ClientError, BotoCoreError) as error:
+        raise _cannot_read(error) from error
+
+
+def describe(name: str) -> dict[str, Any]:
+    return read("DescribeInferenceScheduler", InferenceSchedulerName=name)
+
+
+def list_schedulers(**filters: str) -> list[dict[str, Any]]:
+    """Every scheduler ListInferenceSchedulers returns for these filters, all its pages."""
+    ratelimit.wait_for_a_call()
+    try:
+        return list_all(
+            make_client(),
+            "ListInferenceSchedulers",
+            "InferenceSchedulerSummaries",
+            MaxResults=500,
+            **filters,
+        )
+    except (ClientError, BotoCoreError) as error:
+        raise _cannot_read(error) from error
+
+
+def create_request(name: str) -> dict[str, Any]:
+    """The scheduler's configuration as the create request that would make it
+    again, without a ClientToken (Clone)."""
+    try:
+        return current_configuration(name)
+    except (ClientError, BotoCoreError) as error:
+        raise _cannot_read(error) from error
+
+
+def _cannot_read(error: ClientError | BotoCoreError) -> CannotRead:
+    code, message = error_code_and_message(error) or (type(error).__name__, str(error))
+    return CannotRead(code, message)
+
+
+def offered(status: str) -> frozenset[str]:
+    """The actions a scheduler in this status offers, by their verbs: RUNNING,
+    stop (and edit, as one confirmed stop, update, start); STOPPED, start, edit
+    and delete; PENDING and STOPPING, none (wait)."""
+    verbs = {
+        VERBS[operation] for operation, statuses in ALLOWED_IN_STATUS.items() if status in statuses
+    }
+    if status == "RUNNING":
+        verbs.add(VERBS[Operation.UPDATE])
+    return frozenset(verbs)
+
+
+def under_way(names: Iterable[str]) -> dict[str, Submission]:
+    """For each of these scheduler names that has one, its oldest request not
+    finished yet: a scheduler takes one request at a time."""
+    unfinished = (
+        Submission.objects.filter(scheduler_name__in=names)
+        .exclude(state__in=TERMINAL_STATES)
+        .order_by("-created_at", "-id")
+    )
+    return {submission.scheduler_name: submission for submission in unfinished}
+
+
+def refusal(operation: str, name: str, status: str) -> str:
+    """Why a scheduler in this status does not allow the action, and what to do."""
+    verb = VERBS[operation]
+    if status == "PENDING":
+        return f"{name} is PENDING: wait until it is RUNNING."
+    if status == "STOPPING":
+        return f"{name} is STOPPING: wait until it is STOPPED, then {verb} it."
+    if (operation, status) in {(Operation.START, "RUNNING"), (Operation.STOP, "STOPPED")}:
+        return f"{name} is already {status}."
+    return f"{name} is {status}: stop it before you {verb} it."
+
+
+def accept(
+    operation: str,
+    name: str,
+    user: Any,
+    request: dict[str, Any] | None = None,
+    *,
+    restart: bool = False,
+) -> Submission:
+    """Check an action against the scheduler's live status and record it; it is
+    dispatched when the transaction commits. An update of a RUNNING scheduler,
+    confirmed with `restart`, is three linked steps (stop, update, start) of
+    which the update is returned. Raises Refused when it is not allowed."""
+    request = request or {"InferenceSchedulerName": name}
+    errors = validate_request(operation, request)
+    if errors:
+        raise Refused("; ".join(str(error) for error in errors))
+    busy = under_way([name]).get(name)
+    if busy is not None:
+        raise Refused(
+            f"{name} has a request still under way (#{busy.pk}, "
+            f"{busy.get_operation_display().lower()}): wait until it has finished."
+        )
+    try:
+        described = describe(name)
+    except CannotRead as error:
+        if error.not_found:
+            raise Refused(f"There is no inference scheduler named {name}.") from error
+        raise Refused(
+            f"Could not read {name} from Lookout for Equipment ({error.code}); nothing was done."
+        ) from error
+    status, model = str(described["Status"]), str(described["ModelName"])
+    chain = operation == Operation.UPDATE and status == "RUNNING"
+    if chain and not restart:
+        raise Refused(f"{name} is RUNNING: confirm that it may be stopped, updated and started.")
+    if not chain and status not in ALLOWED_IN_STATUS[operation]:
+        raise Refused(refusal(operation, name, status))
+    with transaction.atomic():
+        if not chain:
+            submission = Submission.accept(request, user, operation=operation, model_name=model)
+            dispatch_on_commit(submission)
+            return submission
+        just_the_name = {"InferenceSchedulerName": name}
+        stop = Submission.accept(just_the_name, user, operation=Operation.STOP, model_name=model)
+        update = Submission.accept(
+            request, user, operation=Operation.UPDATE, model_name=model, waits_for=stop
+        )
+        Submission.accept(
+            just_the_name, user, operation=Operation.START, model_name=model, waits_for=update
+        )
+        dispatch_on_commit(stop)
+        return update

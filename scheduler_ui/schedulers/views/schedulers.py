@@ -1,0 +1,329 @@
+"""/schedulers/: every inference scheduler on the endpoint, one scheduler's
+page, and the lifecycle actions (start, stop, edit, delete), each accepted by
+`lifecycle` against the scheduler's live status."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+
+from scheduler_ui import lookout
+from scheduler_ui.lookout.schedule import input_file_name, next_runs
+from scheduler_ui.schedulers import lifecycle
+from scheduler_ui.schedulers.access import can_operate, can_read
+from scheduler_ui.schedulers.forms import UPDATABLE_MEMBERS, MemberValidator, UpdateSchedulerForm
+from scheduler_ui.schedulers.lifecycle import CannotRead, Refused
+from scheduler_ui.schedulers.models import Operation, Submission, SubmissionEvent
+from scheduler_ui.schedulers.submitting import as_create_request
+
+# The listing is asked again after this long: pages stay fresh without a
+# ListInferenceSchedulers per page view.
+LIST_CACHE_SECONDS = 5
+RECENT_EXECUTIONS = 10
+RECENT_SUBMISSIONS = 20
+RECENT_EVENTS = 15
+NEXT_RUNS = 5
+# The API does not name a model's components: the example shows where one goes.
+EXAMPLE_COMPONENT = "<component>"
+
+
+# --- The list ---------------------------------------------------------------------
+
+
+class SchedulerFilterForm(forms.Form):
+    """The filters of /schedulers/: the ListInferenceSchedulers request's own."""
+
+    status = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[
+            ("", "Any status"),
+            *[(s, s) for s in lookout.enum_values("InferenceSchedulerStatus")],
+        ],
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+    model = forms.CharField(
+        label="Model",
+        required=False,
+        max_length=lookout.shape("ModelName")["max"],
+        validators=[MemberValidator("ModelName")],
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+    )
+
+    def list_params(self) -> dict[str, str]:
+        """The ListInferenceSchedulers filters the form asks for."""
+        chosen = {"Status": self.cleaned_data["status"], "ModelName": self.cleaned_data["model"]}
+        return {member: value for member, value in chosen.items() if value}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One scheduler on the endpoint, with the console's record of it, if any."""
+
+    summary: dict[str, Any]
+    record: Submission | None
+    busy: Submission | None  # a request still under way
+
+    @property
+    def status(self) -> str:
+        return str(self.summary.get("Status", ""))
+
+    @property
+    def actions(self) -> frozenset[str]:
+        return frozenset() if self.busy else lifecycle.offered(self.status)
+
+    @property
+    def imported(self) -> bool:
+        return self.record is None or self.record.operation == Operation.IMPORTED
+
+
+def listing(params: dict[str, str]) -> list[dict[str, Any]]:
+    """Every scheduler ListInferenceSchedulers returns for these filters (all its
+    pages), kept a few seconds."""
+    where = [settings.LOOKOUT_ENDPOINT_URL, settings.AWS_REGION, sorted(params.items())]
+    key = "schedulers:" + hashlib.sha256(json.dumps(where).encode()).hexdigest()
+    found: list[dict[str, Any]] | None = cache.get(key)
+    if found is None:
+        found = lifecycle.list_schedulers(**params)
+        cache.set(key, found, LIST_CACHE_SECONDS)
+    return found
+
+
+@require_safe
+@can_read
+def scheduler_list(request: HttpRequest) -> HttpResponse:
+    filters = SchedulerFilterForm(request.GET)
+    rows: list[Row] = []
+    error = None
+    if filters.is_valid():
+        try:
+            summaries = listing(filters.list_params())
+        except CannotRead as cannot:
+            error = cannot
+        else:
+            names = [summary["InferenceSchedulerName"] for summary in summaries]
+            records, busy = Submission.records(names), lifecycle.under_way(names)
+            rows = [
+                Row(s, records.get(name), busy.get(name))
+                for s, name in zip(summaries, names, strict=True)
+            ]
+    return render(
+        request,
+        "schedulers/scheduler_list.html",
+        {
+            "filters": filters,
+            "filtered": bool(request.GET),
+            "rows": rows,
+            "error": error,
+        },
+    )
+
+
+# --- One scheduler ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member of the configuration, as a dotted path, and whether an update may change it."""
+
+    path: str
+    value: str
+    changeable: bool
+
+
+def configuration_members(configuration: dict[str, Any]) -> list[Member]:
+    """The configuration (a create request) as one row per leaf member."""
+    rows: list[Member] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else key)
+        else:
+            if isinstance(node, list):  # the tags
+                node = ", ".join(f"{tag['Key']}={tag['Value']}" for tag in node)
+            rows.append(Member(path, str(node), path.split(".")[0] in UPDATABLE_MEMBERS))
+
+    walk(configuration, "")
+    return rows
+
+
+@dataclass(frozen=True)
+class Run:
+    """A time the scheduler will wake, and an input file it will look for then."""
+
+    at: datetime.datetime
+    data_end: datetime.datetime
+    example_file: str
+
+
+def upcoming_runs(described: dict[str, Any], now: datetime.datetime) -> list[Run]:
+    """The next times the frequency and offset imply; each run reads the upload
+    interval that ended DataDelayOffsetInMinutes before it."""
+    delay = int(described.get("DataDelayOffsetInMinutes") or 0)
+    try:
+        runs = next_runs(str(described.get("DataUploadFrequency")), delay, now, count=NEXT_RUNS)
+    except ValueError:  # a frequency this console does not know
+        return []
+    result = []
+    for at in runs:
+        data_end = at - datetime.timedelta(minutes=delay)
+        result.append(Run(at, data_end, input_file_name(EXAMPLE_COMPONENT, described, data_end)))
+    return result
+
+
+def _checked(name: str) -> str:
+    if not lifecycle.is_scheduler_name(name):
+        raise Http404("No inference scheduler can have that name.")
+    return name
+
+
+@require_safe
+@can_read
+def scheduler_detail(request: HttpRequest, name: str) -> HttpResponse:
+    _checked(name)
+    submissions = Submission.objects.filter(scheduler_name=name).select_related(
+        "created_by", "waits_for"
+    )[:RECENT_SUBMISSIONS]
+    events = (
+        SubmissionEvent.objects.filter(submission__scheduler_name=name)
+        .select_related("actor")
+        .order_by("-at", "-id")[:RECENT_EVENTS]
+    )
+    context: dict[str, Any] = {"name": name, "submissions": submissions, "events": events}
+    try:
+        described = lifecycle.describe(name)
+    except CannotRead as error:
+        context["error"] = error
+        return render(
+            request,
+            "schedulers/scheduler_detail.html",
+            context,
+            status=404 if error.not_found else 200,
+        )
+    context.update(described=described, status=str(described["Status"]))
+    context["busy"] = lifecycle.under_way([name]).get(name)
+    context["actions"] = frozenset() if context["busy"] else lifecycle.offered(context["status"])
+    context["described_json"] = json.dumps(described, indent=2, default=str)
+    tags: list[Any] = []
+    try:
+        arn = described["InferenceSchedulerArn"]
+        tags = lifecycle.read("ListTagsForResource", ResourceArn=arn).get("Tags", [])
+    except CannotRead as error:
+        context["tags_error"] = error
+    context["configuration"] = as_create_request(described, tags)
+    context["members"] = configuration_members(context["configuration"])
+    try:
+        executions = lifecycle.read(
+            "ListInferenceExecutions", InferenceSchedulerName=name, MaxResults=RECENT_EXECUTIONS
+        )
+        context["executions"] = executions.get("InferenceExecutionSummaries", [])
+    except CannotRead as error:
+        context["executions_error"] = error
+    context["runs"] = upcoming_runs(described, timezone.now())
+    return render(request, "schedulers/scheduler_detail.html", context)
+
+
+# --- Actions --------------------------------------------------------------------------
+
+ACCEPTED: dict[str, str] = {
+    Operation.START: "Asked to start {name}; the request is queued.",
+    Operation.STOP: "Asked to stop {name}; the request is queued.",
+    Operation.UPDATE: "Asked to update {name}; the request is queued.",
+    Operation.DELETE: "Asked to delete {name}; the request is queued.",
+}
+
+
+def _act(
+    request: HttpRequest,
+    name: str,
+    operation: str,
+    payload: dict[str, Any] | None = None,
+    restart: bool = False,
+) -> HttpResponse:
+    """Accept an action (lifecycle checks the live status) and land on its
+    submission, or go back to the scheduler's page saying why not."""
+    try:
+        submission = lifecycle.accept(operation, name, request.user, payload, restart=restart)
+    except Refused as refused:
+        messages.error(request, str(refused))
+        return redirect("scheduler_detail", name)
+    if submission.waits_for_id is not None:
+        messages.success(
+            request,
+            f"{name} will be stopped, updated and started again: three steps, each sent "
+            "when the one before has finished.",
+        )
+    else:
+        messages.success(request, ACCEPTED[operation].format(name=name))
+    return redirect(submission)
+
+
+@require_POST
+@can_operate
+def scheduler_start(request: HttpRequest, name: str) -> HttpResponse:
+    return _act(request, _checked(name), Operation.START)
+
+
+@require_POST
+@can_operate
+def scheduler_stop(request: HttpRequest, name: str) -> HttpResponse:
+    return _act(request, _checked(name), Operation.STOP)
+
+
+def _live_or_back(request: HttpRequest, name: str, operation: str) -> dict[str, Any] | None:
+    """The scheduler now, if its status allows the action; otherwise None, with
+    a message saying why."""
+    try:
+        described = lifecycle.describe(name)
+    except CannotRead as error:
+        messages.error(request, f"Could not read {name} from Lookout for Equipment ({error.code}).")
+        return None
+    status = str(described["Status"])
+    if lifecycle.VERBS[operation] not in lifecycle.offered(status):
+        messages.error(request, lifecycle.refusal(operation, name, status))
+        return None
+    return described
+
+
+@can_operate
+def scheduler_edit(request: HttpRequest, name: str) -> HttpResponse:
+    _checked(name)
+    described = _live_or_back(request, name, Operation.UPDATE)
+    if described is None:
+        return redirect("scheduler_detail", name)
+    form = UpdateSchedulerForm(described, request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        restart = bool(form.cleaned_data.get("confirm_restart"))
+        return _act(request, name, Operation.UPDATE, form.request, restart=restart)
+    fixed = [m for m in configuration_members(as_create_request(described, [])) if not m.changeable]
+    return render(
+        request,
+        "schedulers/scheduler_edit.html",
+        {"name": name, "form": form, "described": described, "fixed": fixed},
+    )
+
+
+@can_operate
+def scheduler_delete(request: HttpRequest, name: str) -> HttpResponse:
+    _checked(name)
+    if request.method == "POST":
+        return _act(request, name, Operation.DELETE)
+    described = _live_or_back(request, name, Operation.DELETE)
+    if described is None:
+        return redirect("scheduler_detail", name)
+    return render(
+        request, "schedulers/scheduler_delete.html", {"name": name, "described": described}
+    )

@@ -1,0 +1,325 @@
+"""The admin panel: read-only submissions and events with their links, filters and
+search; "Re-submit as new" and CSV export; the append-only trail; users managed
+by Administrators; and Clone on the submission page."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from scheduler_ui.schedulers.access import ADMINISTRATOR
+from scheduler_ui.schedulers.models import (
+    AppendOnlyError,
+    EventKind,
+    State,
+    Submission,
+    SubmissionEvent,
+)
+from tests.factories import form_post, make_submission
+
+SUBMISSIONS = reverse("admin:schedulers_submission_changelist")
+EVENTS = reverse("admin:schedulers_submissionevent_changelist")
+
+
+@pytest.fixture
+def administrator(make_role_user):
+    return make_role_user(ADMINISTRATOR, "dana")
+
+
+@pytest.fixture
+def admin_client(client, administrator):
+    client.force_login(administrator)
+    return client
+
+
+@pytest.fixture
+def failed(operator):
+    submission = make_submission(
+        operator,
+        InferenceSchedulerName="fan-3",
+        ModelName="fan-model",
+        Tags=[{"Key": "team", "Value": "reliability"}],
+    )
+    Submission.claim(submission.pk)
+    submission.refresh_from_db()
+    submission.fail("ThrottlingException", "Rate exceeded", reason="gave up")
+    return submission
+
+
+def resubmit(client, *submissions):
+    return client.post(
+        SUBMISSIONS,
+        {"action": "resubmit_as_new", "_selected_action": [s.pk for s in submissions]},
+        follow=True,
+    )
+
+
+# --- Read-only ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("changelist", [SUBMISSIONS, EVENTS])
+def test_there_is_no_delete_action_for_submissions_or_events(
+    client, make_role_user, failed, changelist
+):
+    client.force_login(make_role_user("superuser"))
+
+    response = client.get(changelist)
+
+    assert response.status_code == 200
+    assert "delete_selected" not in response.text
+
+
+@pytest.mark.parametrize("role", [ADMINISTRATOR, "superuser"])
+def test_a_submission_cannot_be_changed_or_deleted_in_the_admin(
+    client, make_role_user, failed, role
+):
+    client.force_login(make_role_user(role))
+    change = reverse("admin:schedulers_submission_change", args=[failed.pk])
+
+    page = client.get(change)
+    posted = client.post(change, {"scheduler_name": "renamed"})
+    deleted = client.post(reverse("admin:schedulers_submission_delete", args=[failed.pk]))
+
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.text
+    assert (posted.status_code, deleted.status_code) == (403, 403)
+    failed.refresh_from_db()
+    assert failed.scheduler_name == "fan-3"
+
+
+@pytest.mark.parametrize("role", [ADMINISTRATOR, "superuser"])
+def test_an_event_cannot_be_changed_or_deleted_in_the_admin(client, make_role_user, failed, role):
+    client.force_login(make_role_user(role))
+    event = failed.events.last()
+    change = reverse("admin:schedulers_submissionevent_change", args=[event.pk])
+
+    page = client.get(change)
+    posted = client.post(change, {"kind": EventKind.SUCCEEDED})
+    deleted = client.post(reverse("admin:schedulers_submissionevent_delete", args=[event.pk]))
+
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.text
+    assert (posted.status_code, deleted.status_code) == (403, 403)
+    assert SubmissionEvent.objects.get(pk=event.pk).kind == EventKind.FAILED
+
+
+def test_events_cannot_be_changed_or_deleted_by_code_either(failed):
+    event = failed.events.last()
+    event.details = {"message": "nothing happened"}
+
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    with pytest.raises(AppendOnlyError):
+        SubmissionEvent.objects.filter(pk=event.pk).update(details={})
+    with pytest.raises(AppendOnlyError):
+        SubmissionEvent.objects.filter(pk=event.pk).delete()
+    with pytest.raises(AppendOnlyError):
+        SubmissionEvent.objects.bulk_update([event], ["details"])
+
+
+# --- Lists, links and computed fields ---------------------------------------------
+
+
+def test_the_submission_page_links_to_its_events_its_original_and_its_history(admin_client, failed):
+    clone = failed.clone(None)
+
+    response = admin_client.get(reverse("admin:schedulers_submission_change", args=[clone.pk]))
+
+    assert f"{EVENTS}?submission__id__exact={clone.pk}" in response.text
+    assert "1 event<" in response.text
+    assert reverse("admin:schedulers_submission_change", args=[failed.pk]) in response.text
+    assert reverse("scheduler_history", args=["fan-3"]) in response.text
+
+
+def test_the_submission_list_shows_how_long_each_took(admin_client, failed):
+    response = admin_client.get(SUBMISSIONS)
+
+    assert response.context["cl"].result_list[0] == failed
+    assert " s</td>" in response.text
+
+
+def test_the_event_list_links_each_event_to_its_submission(admin_client, failed):
+    response = admin_client.get(EVENTS)
+
+    assert reverse("admin:schedulers_submission_change", args=[failed.pk]) in response.text
+
+
+def test_the_events_of_one_submission_are_one_link_away(admin_client, failed, operator):
+    make_submission(operator)
+
+    response = admin_client.get(EVENTS, {"submission__id__exact": failed.pk})
+
+    assert set(response.context["cl"].result_list) == set(failed.events.all())
+
+
+@pytest.mark.parametrize(
+    ("changelist", "query", "expected"),
+    [
+        (SUBMISSIONS, {"state__exact": State.FAILED}, ["fan-3"]),
+        (SUBMISSIONS, {"q": "pump"}, ["pump-scheduler"]),
+        (SUBMISSIONS, {"created_at__year": "1999"}, []),
+        (EVENTS, {"kind__exact": EventKind.FAILED}, ["fan-3"]),
+        (EVENTS, {"q": "fan-3", "kind__exact": EventKind.SUBMITTED}, ["fan-3"]),
+        (EVENTS, {"submission__model_name": "pump-model", "kind__exact": "attempt"}, []),
+    ],
+)
+def test_the_lists_filter_and_search(admin_client, failed, operator, changelist, query, expected):
+    make_submission(operator)
+
+    response = admin_client.get(changelist, query)
+
+    assert response.status_code == 200
+    found = response.context["cl"].result_list
+    assert [getattr(row, "submission", row).scheduler_name for row in found] == expected
+
+
+# --- Re-submit as new ---------------------------------------------------------------
+
+
+def test_resubmit_as_new_makes_a_new_submission_with_a_new_client_token(
+    admin_client, administrator, failed, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as dispatched:
+        response = resubmit(admin_client, failed)
+
+    clone = Submission.objects.exclude(pk=failed.pk).get()
+    assert clone.cloned_from == failed
+    assert clone.client_token != failed.client_token
+    assert clone.request == {**failed.request, "ClientToken": clone.client_token}
+    assert (clone.state, clone.created_by) == (State.QUEUED, administrator)
+    [event] = clone.events.all()
+    assert event.kind == EventKind.SUBMITTED
+    assert event.details["cloned_from"] == failed.pk
+    assert len(dispatched) == 1
+    assert f"Re-submitted 1 as new: #{clone.pk} from #{failed.pk}" in response.text
+
+
+def test_resubmit_as_new_leaves_the_original_as_it_was(admin_client, failed):
+    events = list(failed.events.values_list("pk", flat=True))
+
+    resubmit(admin_client, failed)
+
+    failed.refresh_from_db()
+    assert failed.state == State.FAILED
+    assert list(failed.events.values_list("pk", flat=True)) == events
+
+
+def test_resubmit_as_new_handles_several_at_once(admin_client, failed, operator):
+    other = make_submission(operator)
+
+    resubmit(admin_client, failed, other)
+
+    clones = Submission.objects.filter(cloned_from__isnull=False).order_by("cloned_from_id")
+    assert [clone.cloned_from_id for clone in clones] == [failed.pk, other.pk]
+
+
+# --- CSV export ---------------------------------------------------------------------
+
+
+def test_export_csv_streams_the_selected_submissions(admin_client, failed, operator):
+    other = make_submission(operator)
+
+    response = admin_client.post(
+        SUBMISSIONS, {"action": "export_csv", "_selected_action": [failed.pk]}
+    )
+
+    assert response.streaming
+    assert 'filename="submissions.csv"' in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row["id"] for row in rows] == [str(failed.pk)]
+    assert rows[0]["error_code"] == "ThrottlingException"
+    assert rows[0]["created_by"] == "alice"
+    assert '"team"' in rows[0]["request"]
+    assert str(other.pk) not in [row["id"] for row in rows]
+
+
+# --- Users ---------------------------------------------------------------------------
+
+
+def test_an_administrator_manages_users_and_their_roles(admin_client):
+    response = admin_client.get(reverse("admin:auth_user_add"))
+
+    assert response.status_code == 200
+
+
+def test_an_administrator_cannot_make_anyone_superuser(admin_client, administrator, operator):
+    page = admin_client.get(reverse("admin:auth_user_change", args=[operator.pk]))
+
+    assert 'name="groups"' in page.text
+    assert 'name="is_superuser"' not in page.text
+    assert 'name="user_permissions"' not in page.text
+
+
+def test_an_administrator_cannot_change_a_superuser(admin_client, make_role_user):
+    root = make_role_user("superuser", "root")
+    change = reverse("admin:auth_user_change", args=[root.pk])
+
+    posted = admin_client.post(change, {"username": "taken-over"})
+    password = admin_client.get(reverse("admin:auth_user_password_change", args=[root.pk]))
+
+    assert (posted.status_code, password.status_code) == (403, 403)
+    root.refresh_from_db()
+    assert root.username == "root"
+
+
+# --- Clone on the submission page ------------------------------------------------------
+
+
+def test_clone_fills_the_form_from_the_submission_without_its_client_token(operator_client, failed):
+    response = operator_client.get(reverse("submission_new"), {"from": failed.pk})
+
+    form = response.context["form"]
+    assert form.scheduler.initial["inference_scheduler_name"] == "fan-3"
+    assert form.scheduler.initial["output_bucket"] == "lookout-output"
+    assert "client_token" not in form.scheduler.initial
+    assert [tag.initial for tag in form.tags] == [{"key": "team", "value": "reliability"}]
+    assert f"Filled in from submission #{failed.pk}" in response.text
+
+
+def test_a_cloned_form_sent_as_it_is_makes_the_same_request_under_a_new_token(
+    operator_client, failed
+):
+    form = operator_client.get(reverse("submission_new"), {"from": failed.pk}).context["form"]
+    data = {
+        **form_post(tags=[("team", "reliability")]),
+        **{name: value for name, value in form.scheduler.initial.items()},
+        "tags-INITIAL_FORMS": "1",
+    }
+
+    operator_client.post(reverse("submission_new"), data)
+
+    clone = Submission.objects.exclude(pk=failed.pk).get()
+    assert clone.request == {**failed.request, "ClientToken": clone.client_token}
+
+
+@pytest.mark.parametrize("source", ["999999", "abc", "-1", "99999999999999999999999"])
+def test_clone_of_an_unknown_submission_is_not_found(operator_client, db, source):
+    response = operator_client.get(reverse("submission_new"), {"from": source})
+
+    assert response.status_code == 404
+
+
+def test_giving_someone_the_administrator_role_in_the_admin_makes_them_staff(
+    admin_client, operator
+):
+    page = admin_client.get(reverse("admin:auth_user_change", args=[operator.pk]))
+    data = {
+        name: value
+        for name, value in page.context["adminform"].form.initial.items()
+        if value is not None and name not in {"password", "groups", "last_login", "date_joined"}
+    }
+    data.update(date_joined_0="2026-01-01", date_joined_1="09:00:00")
+    data["groups"] = [Group.objects.get(name=ADMINISTRATOR).pk]
+
+    response = admin_client.post(reverse("admin:auth_user_change", args=[operator.pk]), data)
+
+    assert response.status_code == 302
+    operator.refresh_from_db()
+    assert operator.is_staff
+    assert operator.groups.get().name == ADMINISTRATOR

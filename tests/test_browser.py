@@ -1,0 +1,430 @@
+"""The console in a real browser: Debian's chromium, driven by Playwright, against
+the live server; the main flow goes through a real worker and the local endpoint.
+
+Each main page is checked with axe-core and photographed into var/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Frame,
+    Page,
+    Request,
+    Response,
+    expect,
+    sync_playwright,
+)
+
+from scheduler_ui.local_endpoint.server import LocalEndpoint
+from scheduler_ui.schedulers.forms import CreateSchedulerForm
+from scheduler_ui.schedulers.models import Submission
+from tests.factories import form_post, full_form_post, make_submission, make_user
+from tests.services import ROOT, point_celery_at, require
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "var" / "screenshots"
+PASSWORD = "correct-horse"  # what tests.factories.make_user gives everyone
+MANAGEMENT_FIELDS = {"tags-TOTAL_FORMS", "tags-INITIAL_FORMS"}
+# Long enough for a worker process to start and the scheduler to settle.
+LIVE_TIMEOUT_MS = 45_000
+READ = ("view_submission", "view_submissionevent")  # what every role may do
+EXPECTED_CONSOLE_ERRORS = (
+    # A page refused on purpose (403); failing scripts, styles and XHRs are
+    # caught by their responses instead.
+    "Failed to load resource",
+    # htmx logs a request the browser aborted because the page is navigating away.
+    "htmx:afterRequest",
+    "htmx:sendAbort",
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One chromium for the module; each test gets a fresh context."""
+    require(CHROMIUM.exists(), f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    # Playwright's sync API keeps an asyncio loop running in this thread, which
+    # makes Django refuse the tests' own (synchronous) database calls.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, live_server: Any) -> Iterator[Callable[..., Page]]:
+    """Pages, each in a fresh context on the live server; any error in the browser
+    (a script error, a failing script, style or htmx request) fails the test."""
+    contexts: list[BrowserContext] = []
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not message.text.startswith(EXPECTED_CONSOLE_ERRORS):
+            errors.append(message.text)
+
+    def on_page_error(error: Error) -> None:
+        errors.append(str(error))
+
+    def on_response(response: Response) -> None:
+        if response.status >= 400 and response.request.resource_type != "document":
+            errors.append(f"{response.status} {response.url}")
+
+    def new(**options: Any) -> Page:
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": 1280, "height": 900}, **options
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", on_page_error)
+        page.on("console", on_console)
+        page.on("response", on_response)
+        return page
+
+    yield new
+    for context in contexts:
+        context.close()
+    assert errors == [], "errors in the browser"
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Page]) -> Page:
+    return new_page()
+
+
+def log_in(page: Page, user: User) -> None:
+    page.goto("/")
+    page.get_by_label("Username").fill(user.get_username())
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core finds nothing serious or critical on the page as it is now.
+
+    axe is loaded from the vendored static file by URL, as the page's own
+    scripts are, so a strict Content-Security-Policy does not stop it."""
+    page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in results["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]
+    assert serious == [], f"accessibility problems on {page.url}"
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("() => window.scrollTo(0, 0)")  # sticky parts in their place
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def fill_form(page: Page, data: dict[str, str]) -> None:
+    """Type a form_post()-style dict into the form, adding tag rows with its button."""
+    tags = int(data["tags-TOTAL_FORMS"])
+    for name, value in data.items():
+        if name in MANAGEMENT_FIELDS or name.startswith("tags-"):
+            continue
+        field = page.locator(f"#id_{name}")
+        if field.evaluate("element => element.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    for index in range(tags):
+        page.get_by_role("button", name="Add a tag").click()
+        page.locator(f"#id_tags-{index}-key").fill(data[f"tags-{index}-key"])
+        page.locator(f"#id_tags-{index}-value").fill(data[f"tags-{index}-value"])
+
+
+def request_for(data: dict[str, str]) -> dict[str, Any]:
+    """The request the server builds from this form data."""
+    form = CreateSchedulerForm(data)
+    assert form.is_valid()
+    return form.to_request()
+
+
+def navigations(page: Page) -> list[str]:
+    """The URLs the page's main frame navigates to from now on."""
+    seen: list[str] = []
+
+    def on_navigated(frame: Frame) -> None:
+        if frame == page.main_frame:
+            seen.append(frame.url)
+
+    page.on("framenavigated", on_navigated)
+    return seen
+
+
+@pytest.fixture
+def operator() -> User:
+    return make_user("alice", *READ, "add_submission", first_name="Alice", last_name="Ng")
+
+
+@pytest.fixture
+def team_activity(operator: User) -> list[Submission]:
+    """Submissions in every state a person sees on the overview and in the history."""
+    running = make_submission(operator, InferenceSchedulerName="pump-scheduler")
+    Submission.claim(running.pk)
+    running.refresh_from_db()
+    running.succeed(
+        {
+            "InferenceSchedulerArn": "arn:aws:lookoutequipment:us-east-1:123456789012:"
+            "inference-scheduler/pump-scheduler/1a2b3c",
+            "Status": "PENDING",
+            "ModelQuality": "QUALITY_THRESHOLD_MET",
+        }
+    )
+    running.record_status("RUNNING")
+    failed = make_submission(
+        operator, InferenceSchedulerName="fan-scheduler", ModelName="fan-model"
+    )
+    Submission.claim(failed.pk)
+    failed.refresh_from_db()
+    failed.fail("ResourceNotFoundException", "Model fan-model does not exist")
+    waiting = make_submission(
+        operator, InferenceSchedulerName="turbine-scheduler", ModelName="turbine-model"
+    )
+    Submission.claim(waiting.pk)
+    waiting.refresh_from_db()
+    waiting.schedule_retry("ThrottlingException", "Rate exceeded", 30)
+    queued = make_submission(
+        operator, InferenceSchedulerName="conveyor-scheduler", ModelName="conveyor-model"
+    )
+    return [running, failed, waiting, queued]
+
+
+@pytest.mark.redis
+def test_an_operator_creates_a_scheduler_and_watches_it_reach_running_without_a_reload(
+    page: Page,
+    operator: User,
+    redis_url: str,
+    make_lookout_endpoint: Callable[..., LocalEndpoint],
+    start_worker: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    point_celery_at(redis_url, monkeypatch)  # the live server runs in this process
+    endpoint = make_lookout_endpoint(pending_seconds=1)
+    data = full_form_post()
+    expected = request_for(data)
+    log_in(page, operator)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New scheduler").click()
+    fill_form(page, data)
+    expect(page.get_by_test_id("preview-json")).to_contain_text('"Key": "cost-center"')
+    screenshot(page, "form")
+    page.get_by_role("button", name="Create scheduler").click()
+    expect(page.get_by_role("heading", name="pump-scheduler", level=1)).to_be_visible()
+    expect(page.get_by_text("Submitted pump-scheduler; it is queued.")).to_be_visible()
+    expect(page.get_by_test_id("state")).to_have_text("Queued")
+    url, seen = page.url, navigations(page)
+    start_worker(redis_url, endpoint.url)
+
+    expect(page.get_by_test_id("scheduler-status")).to_have_text("RUNNING", timeout=LIVE_TIMEOUT_MS)
+    expect(page.get_by_test_id("state")).to_have_text("Succeeded")
+    expect(page.locator("#submission-status")).to_have_attribute("data-settled", "yes")
+    assert page.locator("#submission-status[hx-trigger]").count() == 0  # polling stopped
+    assert (page.url, seen) == (url, [])
+    assert Submission.objects.get().request == expected
+    expect(page.get_by_test_id("timeline").get_by_role("listitem")).to_have_count(4)
+    screenshot(page, "submission")
+    assert_accessible(page)
+
+
+def test_an_invalid_bucket_is_refused_at_its_field_with_the_input_kept(
+    page: Page, operator: User
+) -> None:
+    log_in(page, operator)
+    page.goto("/schedulers/new/")
+    fill_form(page, form_post(tags=[("team", "reliability")], input_bucket="Bad_Bucket"))
+
+    page.get_by_role("button", name="Create scheduler").click()
+
+    bucket = page.get_by_label("Input S3 bucket")
+    expect(page.get_by_test_id("form-errors")).to_be_visible()
+    expect(bucket).to_have_value("Bad_Bucket")
+    expect(bucket).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#id_input_bucket_error")).to_contain_text("Must match the pattern")
+    expect(page.get_by_label("Scheduler name")).to_have_value("pump-scheduler")
+    expect(page.locator("#id_tags-0-key")).to_have_value("team")
+    assert not Submission.objects.exists()
+    screenshot(page, "form-with-errors")
+    assert_accessible(page)
+
+
+def test_the_preview_shows_the_request_as_you_type(page: Page, operator: User) -> None:
+    log_in(page, operator)
+    page.goto("/schedulers/new/")
+    preview = page.get_by_test_id("preview")
+    expect(preview).to_contain_text("Scheduler name: This field is required.")
+
+    fill_form(page, form_post())
+    expect(page.get_by_test_id("preview-json")).to_contain_text(
+        '"ClientToken": "<generated on submit>"'
+    )
+    shown = json.loads(page.get_by_test_id("preview-json").inner_text())
+    page.get_by_label("Input S3 bucket").fill("Bad_Bucket")
+
+    expect(preview.get_by_role("link", name="Input S3 bucket")).to_be_visible()
+    assert shown == {**request_for(form_post()), "ClientToken": "<generated on submit>"}
+    assert not Submission.objects.exists()
+    assert_accessible(page)
+
+
+def test_tag_rows_are_added_and_removed_without_a_reload(page: Page, operator: User) -> None:
+    log_in(page, operator)
+    page.goto("/schedulers/new/")
+    seen = navigations(page)
+    fill_form(page, form_post(tags=[("team", "a"), ("site", "b"), ("owner", "c")]))
+
+    page.get_by_role("button", name="Remove tag 2").click()
+
+    expect(page.locator("#id_tags-1-key")).to_have_value("owner")
+    expect(page.locator("#id_tags-1-key")).to_be_focused()
+    expect(page.locator("#id_tags-2-key")).to_have_count(0)
+    expect(page.locator('[name="tags-TOTAL_FORMS"]')).to_have_value("2")
+    expect(page.get_by_test_id("preview-json")).not_to_contain_text('"site"')
+    assert seen == []
+    page.get_by_role("button", name="Create scheduler").click()
+    expect(page.get_by_role("heading", name="pump-scheduler", level=1)).to_be_visible()
+    assert Submission.objects.get().request["Tags"] == [
+        {"Key": "team", "Value": "a"},
+        {"Key": "owner", "Value": "c"},
+    ]
+
+
+def test_a_double_click_on_create_sends_the_form_once(page: Page, operator: User) -> None:
+    log_in(page, operator)
+    page.goto("/schedulers/new/")
+    fill_form(page, form_post())
+    sent: list[Request] = []
+
+    def on_request(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith("/schedulers/new/"):
+            sent.append(request)
+
+    page.on("request", on_request)
+
+    page.get_by_role("button", name="Create scheduler").dblclick()
+
+    expect(page.get_by_role("heading", name="pump-scheduler", level=1)).to_be_visible()
+    assert len(sent) == 1  # without data-once the browser sends it twice
+    assert Submission.objects.count() == 1
+
+
+def test_without_javascript_a_tag_row_is_added_by_posting_the_form(
+    new_page: Callable[..., Page], operator: User
+) -> None:
+    page = new_page(java_script_enabled=False)
+    log_in(page, operator)
+    page.goto("/schedulers/new/")
+    seen = navigations(page)
+
+    page.get_by_role("button", name="Add a tag").click()
+
+    expect(page.locator("#id_tags-0-key")).to_be_visible()
+    expect(page.get_by_label("Delete")).to_be_visible()
+    expect(page.get_by_role("button", name="Remove tag 1")).to_be_hidden()
+    expect(page.get_by_test_id("form-errors")).to_have_count(0)
+    assert len(seen) == 1
+
+
+def test_the_form_works_from_the_keyboard(page: Page, operator: User) -> None:
+    log_in(page, operator)
+    page.goto("/schedulers/new/")
+    add = page.get_by_role("button", name="Add a tag")
+    add.focus()
+
+    page.keyboard.press("Enter")
+    expect(page.locator("#id_tags-0-key")).to_be_focused()
+    page.keyboard.type("team")
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    page.get_by_label("Scheduler name").fill("keyboard-scheduler")
+    page.keyboard.press("Enter")  # Enter in a field sends the form, it adds no tag
+
+    expect(page.get_by_test_id("form-errors")).to_be_visible()
+    expect(page.locator('[name="tags-TOTAL_FORMS"]')).to_have_value("1")
+    expect(page.get_by_label("Scheduler name")).to_have_value("keyboard-scheduler")
+    assert outline == "solid"
+
+
+def test_a_viewer_sees_no_new_scheduler(page: Page, team_activity: list[Submission]) -> None:
+    log_in(page, make_user("bob", *READ))
+
+    expect(page.get_by_role("link", name="New scheduler")).to_have_count(0)
+    expect(page.get_by_role("link", name="pump-scheduler")).to_be_visible()
+    page.goto("/schedulers/new/")
+    expect(page.get_by_role("heading", name="Access denied")).to_be_visible()
+
+
+def test_the_overview_shows_each_submission_with_its_state(
+    page: Page, operator: User, team_activity: list[Submission]
+) -> None:
+    log_in(page, operator)
+
+    rows = page.get_by_role("row")
+    expect(rows.filter(has_text="pump-scheduler")).to_contain_text("RUNNING")
+    expect(rows.filter(has_text="fan-scheduler")).to_contain_text("Failed")
+    expect(rows.filter(has_text="turbine-scheduler")).to_contain_text("Waiting to retry")
+    expect(rows.filter(has_text="conveyor-scheduler")).to_contain_text("Queued")
+    screenshot(page, "overview")
+    assert_accessible(page)
+
+
+def test_the_overview_says_what_to_do_when_empty(page: Page, operator: User) -> None:
+    log_in(page, operator)
+
+    page.get_by_role("link", name="Create the first inference scheduler").click()
+
+    expect(page.get_by_role("heading", name="New inference scheduler")).to_be_visible()
+    assert_accessible(page)
+
+
+def test_the_history_filters_by_scheduler_and_by_kind(
+    page: Page, operator: User, team_activity: list[Submission]
+) -> None:
+    log_in(page, operator)
+    page.goto("/history/")
+    screenshot(page, "history")
+    assert_accessible(page)
+
+    page.goto("/history/?scheduler=pump-scheduler")
+    rows = page.locator("table tbody tr")
+    expect(rows).to_have_count(4)  # submitted, attempt, succeeded, status changed
+    assert all("pump-scheduler" in text for text in rows.all_inner_texts())
+
+    page.goto("/history/?kind=failed")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("fan-scheduler")
+
+
+def test_the_login_page_is_styled_scripted_and_accessible(page: Page) -> None:
+    page.goto("/")
+
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    expect(page.locator("body")).to_have_css("background-color", "rgb(245, 247, 250)")  # ours
+    assert page.evaluate("() => [typeof htmx, typeof bootstrap]") == ["object", "object"]
+    screenshot(page, "login")
+    assert_accessible(page)

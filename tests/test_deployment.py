@@ -1,0 +1,83 @@
+"""The deployment files agree with each other and with the project: the
+Procfile, compose.yaml and the Dockerfile run the same processes. (There is no
+Docker here to run them; compose.yaml is checked for what it runs.)"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from importlib.metadata import requires
+from pathlib import Path
+
+from tests.services import ROOT
+
+COMPOSE = (ROOT / "compose.yaml").read_text()
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+def compose_commands() -> dict[str, str]:
+    """Each service's command: a service is a two-space key under services:."""
+    services = COMPOSE.split("\nservices:\n", 1)[1].split("\nvolumes:\n", 1)[0]
+    commands = {}
+    for block in re.split(r"\n(?=  [a-z-]+:\n)", services):
+        name = block.strip().split(":", 1)[0]
+        command = re.search(r"^    command: (.+)$", block, re.MULTILINE)
+        commands[name] = command.group(1) if command else ""
+    return commands
+
+
+def test_the_procfile_runs_web_worker_and_beat():
+    assert set(procfile()) == {"web", "worker", "beat"}
+    assert procfile()["web"].startswith("gunicorn scheduler_ui.wsgi ")
+
+
+def test_compose_runs_what_the_procfile_runs_on_port_8000():
+    commands = compose_commands()
+
+    for process, command in procfile().items():
+        assert commands[process] == command.replace("$PORT", "8000")
+
+
+def test_compose_has_postgres_and_redis_and_migrates_before_the_rest_start():
+    commands = compose_commands()
+
+    assert {"web", "worker", "beat", "migrate", "postgres", "redis"} <= set(commands)
+    assert commands["migrate"] == "python manage.py migrate --noinput"
+    assert COMPOSE.count("condition: service_completed_successfully") == 3
+    assert "CELERY_BROKER_URL: redis://redis:6379/0" in COMPOSE
+    assert "DATABASE_URL: postgres://console:" in COMPOSE
+
+
+def test_compose_refuses_to_start_without_the_production_secrets():
+    for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "POSTGRES_PASSWORD"):
+        assert f"${{{name}:?set {name}}}" in COMPOSE
+    assert 'DJANGO_DEBUG: "0"' in COMPOSE
+
+
+def test_the_image_installs_the_project_and_its_static_files_and_serves_the_web():
+    cmd = re.search(r"^CMD (.+)$", DOCKERFILE, re.MULTILINE)
+
+    assert "FROM python:3.11-slim" in DOCKERFILE
+    assert "pip install -e ." in DOCKERFILE
+    assert "manage.py collectstatic --noinput" in DOCKERFILE
+    assert "USER console" in DOCKERFILE
+    assert cmd is not None
+    assert shlex.join(json.loads(cmd.group(1))) == compose_commands()["web"]
+
+
+def test_gunicorn_is_a_runtime_dependency():
+    runtime = [r for r in requires("lookout-scheduler-console") or [] if "extra ==" not in r]
+
+    assert any(r.startswith("gunicorn") for r in runtime)
+
+
+def test_secrets_and_local_state_stay_out_of_the_image():
+    ignored = Path(ROOT / ".dockerignore").read_text().split()
+
+    assert {".env", ".git", ".venv", "var"} <= set(ignored)
