@@ -237,8 +237,13 @@ def scheduler_form(run: str) -> Callable[[int, int], dict[str, str]]:
 # --- The benchmarks ------------------------------------------------------------------
 
 
+def progress(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
+
+
 def bench_endpoint(endpoint_url: str) -> dict[str, Any]:
     """The local endpoint's own calls per second (DescribeModel from 8 threads)."""
+    progress("the local endpoint's own speed")
     client = lookout_client(endpoint_url)
     calls = 4000
 
@@ -264,6 +269,7 @@ def lookout_client(endpoint_url: str) -> Any:
 
 
 def bench_web(stack: Stack) -> dict[str, Any]:
+    progress(f"web: {WEB_CLIENTS} clients POSTing, baseline then form, {WEB_SECONDS:.0f} s each")
     port = free_port()
     web_pid = gunicorn(stack, port, workers=5)
     baseline = load(port, "/bench/baseline/", lambda c, n: {"n": str(n)})
@@ -284,6 +290,7 @@ def bench_pipeline(stack: Stack, endpoint_url: str) -> dict[str, Any]:
     from scheduler_ui.schedulers.models import Submission
     from scheduler_ui.schedulers.submitting import dispatch
 
+    progress(f"pipeline: {PIPELINE_SUBMISSIONS} schedulers, plain boto3 then the console")
     client = lookout_client(endpoint_url)
 
     def plain(index: int) -> None:
@@ -377,7 +384,9 @@ def request(name: str, token: str) -> dict[str, Any]:
 def bench_history(stack: Stack) -> dict[str, Any]:
     """/history/ at HISTORY_EVENTS events: p95 per filter, and the CSV export of
     all of them with the web worker's peak memory."""
+    progress(f"history: seeding {HISTORY_EVENTS:,} events")
     stack.manage("seed_history", "--events", str(HISTORY_EVENTS))
+    progress("history: pages and the CSV export")
     port = free_port()
     web_pid = gunicorn(stack, port, workers=1)
     [worker] = children(web_pid)

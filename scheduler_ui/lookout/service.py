@@ -55,6 +55,25 @@ def member_shape_name(structure: str, path: str) -> str:
     return current
 
 
+def get_member(request: dict[str, Any], path: str) -> Any:
+    """The value at a dotted member path of a request, or None when it is not set."""
+    node: Any = request
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def set_member(request: dict[str, Any], path: str, value: Any) -> None:
+    """Set the value at a dotted member path, making the structures around it."""
+    *parents, last = path.split(".")
+    node = request
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
 def enum_values(shape_name: str) -> list[str]:
     return list(shape(shape_name).get("enum", []))
 

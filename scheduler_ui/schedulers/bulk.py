@@ -25,7 +25,7 @@ from django import forms
 from django.core.exceptions import ValidationError as FormError
 
 from scheduler_ui import lookout
-from scheduler_ui.lookout.service import member_shape_name
+from scheduler_ui.lookout.service import member_shape_name, set_member
 from scheduler_ui.schedulers import account
 from scheduler_ui.schedulers.models import Submission
 
@@ -154,7 +154,7 @@ def _csv_rows(text: str) -> list[tuple[int, Any]]:
         request: dict[str, Any] = {}
         for column, cell in zip(columns, cells, strict=False):
             if column and cell != "":  # an empty cell is a member left out
-                _set_path(request, column, _cell_value(column, cell))
+                set_member(request, column, _cell_value(column, cell))
         # A row cannot spell out an empty structure; the form sends it empty too.
         request.setdefault("DataInputConfiguration", {})
         rows.append((number, request))
@@ -200,14 +200,6 @@ def _cell_value(column: str, cell: str) -> Any:
     if kind in _NUMBER_TYPES and _INTEGER.fullmatch(cell.strip()):
         return int(cell)
     return cell
-
-
-def _set_path(request: dict[str, Any], path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    node = request
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
 
 
 def _check_count(count: int) -> None:

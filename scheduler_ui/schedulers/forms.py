@@ -17,7 +17,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from scheduler_ui import lookout
-from scheduler_ui.lookout.service import member_shape_name
+from scheduler_ui.lookout.service import get_member, member_shape_name, set_member
 from scheduler_ui.schedulers.models import Submission
 
 REQUEST = "CreateInferenceSchedulerRequest"
@@ -200,6 +200,26 @@ def member_field(
     return forms.CharField(max_length=shape.get("max"), strip=False, empty_value="", **common)
 
 
+def input_data_fieldset() -> Fieldset:
+    """The input members, laid out the same on the create and the edit form."""
+    return Fieldset(
+        "Input data",
+        Row(Column("input_bucket"), Column("input_prefix")),
+        Row(Column("timestamp_format"), Column("component_timestamp_delimiter")),
+        Row(Column("input_time_zone_offset", css_class="col-md-6")),
+        css_class=SECTION,
+    )
+
+
+def output_data_fieldset() -> Fieldset:
+    return Fieldset(
+        "Output data",
+        Row(Column("output_bucket"), Column("output_prefix")),
+        "output_kms_key_id",
+        css_class=SECTION,
+    )
+
+
 class SchedulerForm(forms.Form):
     inference_scheduler_name = member_field("InferenceSchedulerName", "Scheduler name")
     model_name = member_field("ModelName", "Model name")
@@ -251,19 +271,8 @@ class SchedulerForm(forms.Form):
                 Row(Column("data_upload_frequency"), Column("data_delay_offset_in_minutes")),
                 css_class=SECTION,
             ),
-            Fieldset(
-                "Input data",
-                Row(Column("input_bucket"), Column("input_prefix")),
-                Row(Column("timestamp_format"), Column("component_timestamp_delimiter")),
-                Row(Column("input_time_zone_offset", css_class="col-md-6")),
-                css_class=SECTION,
-            ),
-            Fieldset(
-                "Output data",
-                Row(Column("output_bucket"), Column("output_prefix")),
-                "output_kms_key_id",
-                css_class=SECTION,
-            ),
+            input_data_fieldset(),
+            output_data_fieldset(),
             Fieldset(
                 "Access and encryption", "role_arn", "server_side_kms_key_id", css_class=SECTION
             ),
@@ -332,7 +341,7 @@ class CreateSchedulerForm:
             value = data.get(field)
             if value is None or value == "":
                 continue
-            _set_path(request, path, value)
+            set_member(request, path, value)
         request.setdefault("DataInputConfiguration", {})
         request.setdefault("ClientToken", Submission.new_client_token())
         self._tag_rows = [
@@ -365,30 +374,13 @@ def form_from_request(request: dict[str, Any]) -> CreateSchedulerForm:
     The client token is left out: the copy is a new request and gets a new one."""
     initial = {}
     for field, path in MEMBER_PATHS.items():
-        value = _get_path(request, path)
+        value = get_member(request, path)
         if value is not None and field != "client_token":
             initial[field] = value
     form = CreateSchedulerForm(initial=initial)
     tags = [{"key": tag["Key"], "value": tag.get("Value", "")} for tag in request.get("Tags", [])]
     form.tags = TagFormSet(initial=tags, prefix="tags")
     return form
-
-
-def _get_path(request: dict[str, Any], path: str) -> Any:
-    node: Any = request
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _set_path(request: dict[str, Any], path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    node = request
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
 
 
 # --- The edit form: UpdateInferenceScheduler -------------------------------------
@@ -414,7 +406,7 @@ class UpdateSchedulerForm(forms.Form):
     started again, which the person confirms."""
 
     def __init__(self, described: dict[str, Any], data: Any = None) -> None:
-        initial = {field: _get_path(described, MEMBER_PATHS[field]) for field in UPDATABLE_FIELDS}
+        initial = {field: get_member(described, MEMBER_PATHS[field]) for field in UPDATABLE_FIELDS}
         super().__init__(data, initial={k: v for k, v in initial.items() if v is not None})
         self.described = described
         for field in UPDATABLE_FIELDS:
@@ -435,19 +427,8 @@ class UpdateSchedulerForm(forms.Form):
                 Row(Column("data_upload_frequency"), Column("data_delay_offset_in_minutes")),
                 css_class=SECTION,
             ),
-            Fieldset(
-                "Input data",
-                Row(Column("input_bucket"), Column("input_prefix")),
-                Row(Column("timestamp_format"), Column("component_timestamp_delimiter")),
-                Row(Column("input_time_zone_offset", css_class="col-md-6")),
-                css_class=SECTION,
-            ),
-            Fieldset(
-                "Output data",
-                Row(Column("output_bucket"), Column("output_prefix")),
-                "output_kms_key_id",
-                css_class=SECTION,
-            ),
+            input_data_fieldset(),
+            output_data_fieldset(),
             Fieldset("Access", "role_arn", css_class=SECTION),
             *(["confirm_restart"] if self.running else []),
         )
@@ -461,7 +442,7 @@ class UpdateSchedulerForm(forms.Form):
         for field in UPDATABLE_FIELDS:
             value = self.cleaned_data.get(field)
             if value is not None and value != "":
-                _set_path(configuration, MEMBER_PATHS[field], value)
+                set_member(configuration, MEMBER_PATHS[field], value)
         request: dict[str, Any] = {
             "InferenceSchedulerName": self.described["InferenceSchedulerName"]
         }

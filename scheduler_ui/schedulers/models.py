@@ -563,7 +563,24 @@ class AppendOnlyQuerySet(models.QuerySet[Any]):
         raise AppendOnlyError("audit records cannot be deleted")
 
 
-class SubmissionEvent(models.Model):
+class AppendOnlyModel(models.Model):
+    """An audit record: written once, never edited or deleted, one by one or in bulk."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("audit records cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit records cannot be deleted")
+
+
+class SubmissionEvent(AppendOnlyModel):
     """One line of the audit trail. Written once, never edited or deleted."""
 
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="events")
@@ -581,8 +598,6 @@ class SubmissionEvent(models.Model):
     to_state = models.CharField(max_length=16, choices=State.choices, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering: ClassVar = ["at", "id"]
         indexes: ClassVar = [
@@ -594,14 +609,6 @@ class SubmissionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M:%S}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("audit events cannot be changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("audit events cannot be deleted")
 
     @property
     def actor_label(self) -> str:
@@ -617,7 +624,7 @@ class AccessKind(models.TextChoices):
     LOGIN_FAILED = "login_failed", "Login failed"
 
 
-class AccessEvent(models.Model):
+class AccessEvent(AppendOnlyModel):
     """A login, logout or failed login. Written once, never edited or deleted."""
 
     at = models.DateTimeField(default=timezone.now)
@@ -633,22 +640,12 @@ class AccessEvent(models.Model):
     username = models.CharField(max_length=150, help_text="For a failed login, as typed.")
     ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
 
-    objects = AppendOnlyQuerySet.as_manager()
-
     class Meta:
         ordering: ClassVar = ["-at", "-id"]
         indexes: ClassVar = [models.Index(fields=["-at", "-id"], name="access_recent")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.username} at {self.at:%Y-%m-%d %H:%M:%S}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("access events cannot be changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("access events cannot be deleted")
 
     @classmethod
     def record(
