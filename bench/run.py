@@ -177,18 +177,28 @@ class Browser:
             if header.lower() == "set-cookie":
                 name, _, rest = value.partition("=")
                 self.cookies[name] = rest.split(";", 1)[0]
+        # A browser shows a message on the page a POST redirects to, which clears
+        # it; these clients do not fetch that page, so they must not pile
+        # messages up either (past the cookie's size they go into the session).
+        self.cookies.pop("messages", None)
         connection.close()
         return response.status, content
 
 
-def load(port: int, path: str, make_form: Callable[[int, int], dict[str, str]]) -> dict[str, Any]:
-    """WEB_CLIENTS clients POSTing as fast as they can for WEB_SECONDS."""
-    browsers = [Browser(port) for _ in range(WEB_CLIENTS)]
+def load(
+    port: int,
+    path: str,
+    make_form: Callable[[int, int], dict[str, str]],
+    clients: int = WEB_CLIENTS,
+    seconds: float = WEB_SECONDS,
+) -> dict[str, Any]:
+    """`clients` clients POSTing as fast as they can for `seconds`."""
+    browsers = [Browser(port) for _ in range(clients)]
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
     start = time.monotonic()
-    stop_at = start + WEB_SECONDS
+    stop_at = start + seconds
 
     def client(index: int) -> None:
         nonlocal errors
@@ -202,7 +212,7 @@ def load(port: int, path: str, make_form: Callable[[int, int], dict[str, str]]) 
                 errors += status != 302
             n += 1
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(WEB_CLIENTS)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -274,11 +284,18 @@ def bench_web(stack: Stack) -> dict[str, Any]:
     web_pid = gunicorn(stack, port, workers=5)
     baseline = load(port, "/bench/baseline/", lambda c, n: {"n": str(n)})
     form = load(port, "/schedulers/new/", scheduler_form("web"))
+    # One client alone: how long a request takes with no queue in front of it.
+    seconds = WEB_SECONDS / 3
+    alone = {
+        "baseline": load(port, "/bench/baseline/", lambda c, n: {"n": str(n)}, 1, seconds),
+        "form": load(port, "/schedulers/new/", scheduler_form("alone"), 1, seconds),
+    }
     rss = max(peak_rss_mb(pid) for pid in children(web_pid))
     stack.stop("web-5")
     return {
         "baseline": baseline,
         "form": form,
+        "one_client": alone,
         "throughput_ratio": form["throughput_rps"] / baseline["throughput_rps"],
         "web_worker_peak_rss_mb": rss,
     }
@@ -351,14 +368,15 @@ def bench_pipeline(stack: Stack) -> dict[str, Any]:
         ],
         lambda: True,
     )
-    # Accepted first, as the web does (the web benchmark measures that part);
-    # the clock runs from the moment the workers start consuming them.
-    for index in range(PIPELINE_SUBMISSIONS):
-        dispatch(Submission.accept(request(f"console-{index}", f"console-token-{index}"), None))
     from scheduler_ui.celery import app
 
     while len(app.control.ping(timeout=1) or []) < len(workers):
         time.sleep(0.2)
+    floor_seconds = celery_floor(app)
+    # Accepted first, as the web does (the web benchmark measures that part);
+    # the clock runs from the moment the workers start consuming them.
+    for index in range(PIPELINE_SUBMISSIONS):
+        dispatch(Submission.accept(request(f"console-{index}", f"console-token-{index}"), None))
     start = time.monotonic()
     app.control.add_consumer("celery", reply=True)
     running = Submission.objects.filter(scheduler_status="RUNNING")
@@ -374,10 +392,28 @@ def bench_pipeline(stack: Stack) -> dict[str, Any]:
         "submissions": PIPELINE_SUBMISSIONS,
         "concurrency": PIPELINE_CONCURRENCY,
         "baseline_seconds": baseline_seconds,
+        "celery_floor_seconds": floor_seconds,
         "console_seconds": console_seconds,
         "ratio": console_seconds / baseline_seconds,
         "worker_peak_rss_mb": worker_rss,
     }
+
+
+def celery_floor(app: Any) -> float:
+    """What Celery alone costs: the same workers running as many tasks that do
+    nothing (Celery's own celery.accumulate), from a queue of their own."""
+    queue = "bench-floor"
+    for index in range(PIPELINE_SUBMISSIONS):
+        app.send_task("celery.accumulate", args=(index,), queue=queue)
+    broker = redis.Redis.from_url(REDIS_URL)
+    start = time.monotonic()
+    app.control.add_consumer(queue, reply=True)
+    # Acknowledged late: done once the queue and the unacknowledged messages are empty.
+    while broker.llen(queue) or broker.hlen("unacked"):
+        time.sleep(0.02)
+    seconds = time.monotonic() - start
+    app.control.cancel_consumer(queue, reply=True)
+    return seconds
 
 
 def request(name: str, token: str) -> dict[str, Any]:
@@ -545,7 +581,7 @@ def verdict(met: bool) -> str:
 
 def report(r: dict[str, Any]) -> str:
     web, pipe, hist = r["web"], r["pipeline"], r["history"]
-    form, base = web["form"], web["baseline"]
+    form, base, alone = web["form"], web["baseline"], web["one_client"]
     rss_before = hist["web_worker_peak_rss_before_export_mb"]
     rss_after = hist["web_worker_peak_rss_after_export_mb"]
     machine = r["machine"]
@@ -567,10 +603,18 @@ def report(r: dict[str, Any]) -> str:
             f"| {base['p50_ms']:.0f} / {base['p99_ms']:.0f} "
             f"| {form['p99_ms'] / base['p99_ms']:.2f} (p99) "
             f"| p99 < 100 ms: {verdict(form['p99_ms'] < 100)} |",
+            f"| form POST p50 / p99, one client alone (ms) "
+            f"| {alone['form']['p50_ms']:.1f} / {alone['form']['p99_ms']:.1f} "
+            f"| {alone['baseline']['p50_ms']:.1f} / {alone['baseline']['p99_ms']:.1f} "
+            f"| {alone['form']['p99_ms'] / alone['baseline']['p99_ms']:.2f} (p99) | |",
             f"| pipeline: {pipe['submissions']} accepted → RUNNING recorded (s) "
             f"| {pipe['console_seconds']:.1f} | {pipe['baseline_seconds']:.1f} (plain boto3, "
             f"{pipe['concurrency']} threads) | {pipe['ratio']:.2f} "
             f"| ≤ 1.3: {verdict(pipe['ratio'] <= 1.3)} |",
+            f"| the same workers running {pipe['submissions']} tasks that do nothing (s) "
+            f"| {pipe['celery_floor_seconds']:.1f} | {pipe['baseline_seconds']:.1f} "
+            f"| {pipe['celery_floor_seconds'] / pipe['baseline_seconds']:.2f} "
+            "| Celery's own share |",
             f"| /history/ p95 at {hist['events']:,} events, worst view (ms) "
             f"| {hist['worst_p95_ms']:.0f} | | | < 100 ms: {verdict(hist['worst_p95_ms'] < 100)} |",
             f"| CSV export of {hist['csv_rows']:,} events: web worker peak RSS (MB) "

@@ -100,7 +100,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'console.sqlite3'}",
+        # Seconds a connection is kept for the next request or task (0: closed
+        # after each); a kept one is checked before it is used again.
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -233,6 +236,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes the database connections around every task
+# unless this is set; then scheduler_ui/celery.py applies Django's own rule
+# (DATABASE_CONN_MAX_AGE) instead, as around a web request.
+CELERY_DB_REUSE_MAX = 1_000_000
 # A task's message is acknowledged only when the task has finished, and given
 # back if its worker process dies; each worker process holds one message at a time.
 CELERY_TASK_ACKS_LATE = True
@@ -261,14 +268,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME") or str(
     VAR_DIR / "celerybeat-schedule"
 )
+# A periodic run not started within its interval is dropped (the next one is on
+# its way): busy workers must not pile up runs that would each do the same work.
 CELERY_BEAT_SCHEDULE = {
     "sweep": {
         "task": "scheduler_ui.schedulers.tasks.sweep",
         "schedule": LOOKOUT_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": LOOKOUT_SWEEP_INTERVAL_SECONDS},
     },
     "follow-statuses": {
         "task": "scheduler_ui.schedulers.tasks.follow_statuses",
         "schedule": LOOKOUT_FOLLOW_INTERVAL_SECONDS,
+        "options": {"expires": LOOKOUT_FOLLOW_INTERVAL_SECONDS},
     },
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from scheduler_ui.schedulers.forms import CreateSchedulerForm, UpdateSchedulerForm
 from scheduler_ui.schedulers.models import EventKind, State, Submission
 from tests.factories import ROLE_ARN, form_post, full_form_post
 
@@ -201,3 +202,20 @@ def test_help_texts_come_from_the_api_documentation(operator_client):
     response = operator_client.get(URL)
 
     assert "The name of the inference scheduler being created." in response.text
+
+
+def test_every_form_shows_each_fields_hint_once():
+    forms = [CreateSchedulerForm(), CreateSchedulerForm()]
+
+    texts = {str(form.scheduler.fields["role_arn"].help_text) for form in forms}
+    tag_texts = {str(form.tags.empty_form.fields["key"].help_text) for form in forms}
+
+    [text], [tag_text] = texts, tag_texts
+    assert text.count("12-digit account") == 1
+    assert tag_text.count("not starting with aws:") == 1
+
+
+def test_the_edit_form_shows_each_fields_hint_once():
+    form = UpdateSchedulerForm({"InferenceSchedulerName": "pump", "Status": "STOPPED"})
+
+    assert str(form.fields["role_arn"].help_text).count("12-digit account") == 1

@@ -10,7 +10,7 @@ import time_machine
 from django.utils import timezone
 
 from scheduler_ui.schedulers import submitting
-from scheduler_ui.schedulers.models import EventKind, State, Submission
+from scheduler_ui.schedulers.models import EventKind, State, Submission, SubmissionEvent
 from tests.factories import make_submission, request_dict
 
 
@@ -261,3 +261,52 @@ def test_following_records_every_unsettled_schedulers_status_from_one_listing(lo
 
     assert {s.scheduler_status for s in Submission.objects.all()} == {"RUNNING"}
     assert submitting.follow_statuses() == 0
+
+
+def synced_schedulers(lookout: Any, count: int) -> None:
+    """`count` schedulers created through the console and followed once."""
+    lookout.endpoint.backend.config.one_scheduler_per_model = False
+    lookout.endpoint.backend.config.pending_seconds = 0
+    for index in range(count):
+        submitting.submit_to_lookout(make_submission(InferenceSchedulerName=f"pump-{index}").pk)
+    submitting.follow_statuses()
+
+
+@pytest.mark.parametrize("count", [2, 20])
+def test_a_sync_asks_the_database_the_same_few_questions_however_many_schedulers(
+    lookout, django_assert_max_num_queries, count
+):
+    synced_schedulers(lookout, count)
+
+    # What is recorded, what is followed, what waits, and what is known (two).
+    with django_assert_max_num_queries(5):
+        assert submitting.follow_statuses() == 0
+
+
+def test_many_status_changes_are_recorded_in_a_fixed_number_of_queries(
+    db, django_assert_num_queries
+):
+    pending = [make_submission(InferenceSchedulerName=f"pump-{i}") for i in range(20)]
+    Submission.objects.update(state=State.SUCCEEDED, scheduler_status="PENDING")
+    for submission in pending:
+        submission.refresh_from_db()
+
+    # The transaction, the rows locked and read, one update, one insert of events.
+    with django_assert_num_queries(5):
+        changed = Submission.record_statuses({s: "RUNNING" for s in pending})
+
+    assert changed == 20
+    assert set(Submission.objects.values_list("scheduler_status", flat=True)) == {"RUNNING"}
+    assert SubmissionEvent.objects.filter(kind=EventKind.STATUS_CHANGED).count() == 20
+
+
+def test_a_status_another_follower_recorded_meanwhile_is_not_recorded_again(db):
+    submission = make_submission()
+    Submission.objects.update(state=State.SUCCEEDED, scheduler_status="PENDING")
+    submission.refresh_from_db()
+    stale_copy = Submission.objects.get(pk=submission.pk)
+    submission.record_status("RUNNING")
+
+    assert Submission.record_statuses({stale_copy: "RUNNING"}) == 0
+
+    assert submission.events.filter(kind=EventKind.STATUS_CHANGED).count() == 1

@@ -15,6 +15,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import cached_property
 
 from scheduler_ui import lookout
 from scheduler_ui.lookout.service import get_member, member_shape_name, set_member
@@ -149,10 +150,11 @@ SECTION = "form-section card card-body mb-3"
 MODEL_NAMES_LIST = "model-names"
 
 
-def add_hints(form: forms.Form, hints: dict[str, str]) -> None:
-    """Append each field's hint to its help text, with the shape's limits filled in."""
+def add_hints(form_class: type[forms.Form], hints: dict[str, str]) -> None:
+    """Append each field's hint to its help text, with the shape's limits filled
+    in: once, on the class's fields, which every form instance copies."""
     for name, hint in hints.items():
-        field = form.fields[name]
+        field = form_class.base_fields[name]
         shape_name = next(v.shape_name for v in field.validators if isinstance(v, MemberValidator))
         limits = lookout.shape(shape_name)
         text = str(field.help_text).rstrip(".")
@@ -178,15 +180,22 @@ class MemberValidator:
 
 
 def member_field(
-    path: str, label: str, *, structure: str = REQUEST, choices: list[tuple[str, str]] | None = None
+    path: str,
+    label: str,
+    *,
+    structure: str = REQUEST,
+    choices: list[tuple[str, str]] | None = None,
+    required: bool | None = None,
+    help_text: str = "",
 ) -> forms.Field:
-    """A form field for one request member, its rules taken from the service model."""
+    """A form field for one request member, its rules taken from the service
+    model; `required` and `help_text` override the model's."""
     shape_name = member_shape_name(structure, path)
     shape = lookout.shape(shape_name)
     common: dict[str, Any] = {
         "label": label,
-        "required": is_required(structure, path),
-        "help_text": first_sentence(lookout.documentation(structure, path)),
+        "required": is_required(structure, path) if required is None else required,
+        "help_text": help_text or first_sentence(lookout.documentation(structure, path)),
         "validators": [MemberValidator(shape_name)],
     }
     if choices is not None or "enum" in shape:
@@ -194,7 +203,10 @@ def member_field(
             choices = [(v, FREQUENCY_LABELS.get(v, v)) for v in lookout.enum_values(shape_name)]
             if not common["required"]:
                 choices = [("", "Not set"), *choices]
-        return forms.TypedChoiceField(choices=choices, coerce=str, empty_value="", **common)
+        # Given as a callable, the choices are not deep-copied with the field for
+        # every form made (a form copies all its fields).
+        listed = choices
+        return forms.TypedChoiceField(choices=lambda: listed, coerce=str, empty_value="", **common)
     if shape["type"] in {"integer", "long"}:
         return forms.IntegerField(min_value=shape.get("min"), max_value=shape.get("max"), **common)
     return forms.CharField(max_length=shape.get("max"), strip=False, empty_value="", **common)
@@ -247,24 +259,22 @@ class SchedulerForm(forms.Form):
     output_kms_key_id = member_field(MEMBER_PATHS["output_kms_key_id"], "Output KMS key")
     role_arn = member_field("RoleArn", "IAM role ARN")
     server_side_kms_key_id = member_field("ServerSideKmsKeyId", "Server-side KMS key")
-    client_token = member_field("ClientToken", "Client token")
+    # Generated on the server when left empty; the override is for re-sending
+    # a request that AWS should recognise as one it has already seen.
+    client_token = member_field(
+        "ClientToken",
+        "Client token",
+        required=False,
+        help_text="Leave empty to have one generated. AWS uses it to recognise a repeated request.",
+    )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Generated on the server when left empty; the override is for re-sending
-        # a request that AWS should recognise as one it has already seen.
-        self.fields["client_token"].required = False
-        self.fields[
-            "client_token"
-        ].help_text = (
-            "Leave empty to have one generated. AWS uses it to recognise a repeated request."
-        )
-        # Suggests the account's ready models (the page's <datalist>); any name may be typed.
-        self.fields["model_name"].widget.attrs.update(list=MODEL_NAMES_LIST, autocomplete="off")
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
+    @cached_property
+    def helper(self) -> FormHelper:
+        """The layout, for rendering only (a valid POST never needs it)."""
+        helper = FormHelper()
+        helper.form_tag = False
+        helper.disable_csrf = True
+        helper.layout = Layout(
             Fieldset(
                 "Scheduler",
                 Row(Column("inference_scheduler_name"), Column("model_name")),
@@ -278,7 +288,7 @@ class SchedulerForm(forms.Form):
             ),
             Fieldset("Advanced", "client_token", css_class=SECTION),
         )
-        add_hints(self, HINTS)
+        return helper
 
     def clean_client_token(self) -> str:
         token: str = self.cleaned_data.get("client_token") or ""
@@ -287,15 +297,20 @@ class SchedulerForm(forms.Form):
         return token
 
 
+add_hints(SchedulerForm, HINTS)
+# Suggests the account's ready models (the page's <datalist>); any name may be typed.
+SchedulerForm.base_fields["model_name"].widget.attrs.update(
+    list=MODEL_NAMES_LIST, autocomplete="off"
+)
+
+
 class TagForm(forms.Form):
     key = member_field("Key", "Key", structure="Tag")
-    value = member_field("Value", "Value", structure="Tag")
+    # A row is a tag only once its key is filled; a tag's value may be empty.
+    value = member_field("Value", "Value", structure="Tag", required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # A row is a tag only once its key is filled; a tag's value may be empty.
-        self.fields["value"].required = False
-        add_hints(self, TAG_HINTS)
+
+add_hints(TagForm, TAG_HINTS)
 
 
 TagFormSet = forms.formset_factory(
@@ -418,10 +433,13 @@ class UpdateSchedulerForm(forms.Form):
                 error_messages={"required": "Tick this to have it stopped, updated and started."},
             )
         self.request: dict[str, Any] = {}
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
+
+    @cached_property
+    def helper(self) -> FormHelper:
+        helper = FormHelper()
+        helper.form_tag = False
+        helper.disable_csrf = True
+        helper.layout = Layout(
             Fieldset(
                 "Schedule",
                 Row(Column("data_upload_frequency"), Column("data_delay_offset_in_minutes")),
@@ -432,7 +450,7 @@ class UpdateSchedulerForm(forms.Form):
             Fieldset("Access", "role_arn", css_class=SECTION),
             *(["confirm_restart"] if self.running else []),
         )
-        add_hints(self, {name: hint for name, hint in HINTS.items() if name in self.fields})
+        return helper
 
     def clean(self) -> dict[str, Any] | None:
         cleaned = super().clean()

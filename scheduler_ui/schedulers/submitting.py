@@ -289,7 +289,8 @@ def follow_statuses() -> int:
 
     Returns how many statuses changed."""
     # Read before listing: what was recorded then and is not listed is gone.
-    tracked = {s.pk: s for s in [*Submission.records().values(), *Submission.following()]}
+    following = Submission.following().defer("request")
+    tracked = {s.pk: s for s in [*Submission.records().values(), *following]}
     waiting = list(Submission.objects.filter(state=State.WAITING).select_related("waits_for"))
     ratelimit.wait_for_a_call()
     try:
@@ -300,22 +301,39 @@ def follow_statuses() -> int:
         log.info("could not list schedulers: %s", error)
         return 0
     live = {summary["InferenceSchedulerName"]: summary for summary in summaries}
-    changed = 0
+    statuses = {}
     for submission in tracked.values():
         summary = live.get(submission.scheduler_name)
         same = summary is not None and submission.scheduler_arn in (
             "",
             summary["InferenceSchedulerArn"],
         )
-        if submission.record_status(str(summary["Status"]) if same and summary else "DELETED"):
-            changed += 1
-    for summary in summaries:
-        _import_if_unknown(summary)
+        statuses[submission] = str(summary["Status"]) if same and summary else "DELETED"
+    changed = Submission.record_statuses(statuses)
+    _import_unknown(summaries)
     for submission in waiting:
         summary = live.get(submission.scheduler_name)
         if submission.advance(None if summary is None else str(summary["Status"])):
             dispatch(submission)
     return changed
+
+
+def _import_unknown(summaries: list[dict[str, Any]]) -> None:
+    """Record the listed schedulers the console has no record of. What it knows
+    is read once for the whole listing; only the rest is looked at one by one."""
+    ours = Submission.objects.filter(operation__in=[Operation.CREATE, Operation.IMPORTED])
+    recorded = set(
+        ours.filter(state=State.SUCCEEDED).values_list("scheduler_name", "scheduler_arn")
+    )
+    creating = set(
+        ours.filter(operation=Operation.CREATE)
+        .exclude(state__in=TERMINAL_STATES)
+        .values_list("scheduler_name", flat=True)
+    )
+    for summary in summaries:
+        name, arn = summary["InferenceSchedulerName"], summary["InferenceSchedulerArn"]
+        if (name, arn) not in recorded and name not in creating:
+            _import_if_unknown(summary)
 
 
 def _import_if_unknown(summary: dict[str, Any]) -> None:

@@ -1,0 +1,48 @@
+"""The Celery app's wiring: database connections around tasks, the periodic runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from scheduler_ui.celery import close_old_database_connections
+from scheduler_ui.schedulers import tasks
+
+
+@pytest.fixture
+def fresh_connection(transactional_db, monkeypatch):
+    """Open a new connection with the given CONN_MAX_AGE (read when it opens)."""
+
+    def open_with(max_age: int) -> object:
+        monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", max_age)
+        connection.close()
+        connection.ensure_connection()
+        return connection.connection
+
+    return open_with
+
+
+def test_a_task_keeps_a_database_connection_younger_than_its_max_age(fresh_connection):
+    opened = fresh_connection(60)
+
+    close_old_database_connections(sender=tasks.submit_submission)
+
+    assert connection.connection is opened
+
+
+def test_a_task_closes_the_database_connection_when_none_is_to_be_kept(fresh_connection):
+    fresh_connection(0)
+
+    close_old_database_connections(sender=tasks.submit_submission)
+
+    assert connection.connection is None
+
+
+@pytest.mark.parametrize("entry", ["sweep", "follow-statuses"])
+def test_a_periodic_run_not_started_within_its_interval_is_dropped(entry):
+    schedule: dict[str, Any] = settings.CELERY_BEAT_SCHEDULE[entry]
+
+    assert schedule["options"]["expires"] == schedule["schedule"]
