@@ -268,18 +268,14 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME") or str(
     VAR_DIR / "celerybeat-schedule"
 )
-# A periodic run not started within its interval is dropped (the next one is on
-# its way): busy workers must not pile up runs that would each do the same work.
 CELERY_BEAT_SCHEDULE = {
     "sweep": {
         "task": "scheduler_ui.schedulers.tasks.sweep",
         "schedule": LOOKOUT_SWEEP_INTERVAL_SECONDS,
-        "options": {"expires": LOOKOUT_SWEEP_INTERVAL_SECONDS},
     },
     "follow-statuses": {
         "task": "scheduler_ui.schedulers.tasks.follow_statuses",
         "schedule": LOOKOUT_FOLLOW_INTERVAL_SECONDS,
-        "options": {"expires": LOOKOUT_FOLLOW_INTERVAL_SECONDS},
     },
 }
 

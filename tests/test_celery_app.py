@@ -1,11 +1,8 @@
-"""The Celery app's wiring: database connections around tasks, the periodic runs."""
+"""The Celery app's wiring: database connections around tasks."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from scheduler_ui.celery import close_old_database_connections
@@ -39,10 +36,3 @@ def test_a_task_closes_the_database_connection_when_none_is_to_be_kept(fresh_con
     close_old_database_connections(sender=tasks.submit_submission)
 
     assert connection.connection is None
-
-
-@pytest.mark.parametrize("entry", ["sweep", "follow-statuses"])
-def test_a_periodic_run_not_started_within_its_interval_is_dropped(entry):
-    schedule: dict[str, Any] = settings.CELERY_BEAT_SCHEDULE[entry]
-
-    assert schedule["options"]["expires"] == schedule["schedule"]
