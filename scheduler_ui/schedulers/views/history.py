@@ -270,6 +270,18 @@ EXPORT_HEADER = (
     "model_name",
     "details",
 )
+# Where each column comes from.
+EXPORT_COLUMNS = (
+    "at",
+    "actor__username",
+    "kind",
+    "from_state",
+    "to_state",
+    "submission_id",
+    "submission__scheduler_name",
+    "submission__model_name",
+    "details",
+)
 
 
 @can_read
@@ -280,23 +292,17 @@ def history_export(request: HttpRequest) -> HttpResponseBase:
         return HttpResponse(
             form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8"
         )
-    events = form.events().order_by("-at", "-id").iterator(chunk_size=EXPORT_CHUNK_SIZE)
-    return stream_csv("history.csv", EXPORT_HEADER, _export_rows(events))
+    # Plain values rather than events with their submission and actor: a
+    # million rows are read several times faster.
+    rows = form.events().order_by("-at", "-id").values_list(*EXPORT_COLUMNS)
+    return stream_csv(
+        "history.csv", EXPORT_HEADER, _export_rows(rows.iterator(chunk_size=EXPORT_CHUNK_SIZE))
+    )
 
 
-def _export_rows(events: Iterator[SubmissionEvent]) -> Iterator[list[Any]]:
-    for event in events:
-        yield [
-            event.at,
-            event.actor_label,
-            event.kind,
-            event.from_state,
-            event.to_state,
-            event.submission_id,
-            event.submission.scheduler_name,
-            event.submission.model_name,
-            event.details,
-        ]
+def _export_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[Any]]:
+    for at, username, *rest in rows:
+        yield [at, username or "worker", *rest]
 
 
 # --- One scheduler --------------------------------------------------------------
