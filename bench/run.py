@@ -44,6 +44,8 @@ PIPELINE_SUBMISSIONS = int(os.environ.get("BENCH_PIPELINE_SUBMISSIONS", 1000))
 PIPELINE_CONCURRENCY = 8
 HISTORY_EVENTS = int(os.environ.get("BENCH_HISTORY_EVENTS", 1_000_000))
 HISTORY_REQUESTS = 40
+# The web and pipeline benchmarks alternate console and baseline this many times.
+ROUNDS = 3
 
 
 def free_port() -> int:
@@ -185,46 +187,67 @@ class Browser:
         return response.status, content
 
 
+@dataclass
+class Load:
+    """Requests timed under load: each one's latency, and the wall time of them all."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def add(self, other: Load) -> None:
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.seconds += other.seconds
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "requests": len(self.latencies),
+            "errors": self.errors,
+            "throughput_rps": self.throughput,
+            "p50_ms": percentile(self.latencies, 0.50) * 1000,
+            "p99_ms": percentile(self.latencies, 0.99) * 1000,
+        }
+
+
 def load(
-    port: int,
+    browsers: list[Browser],
     path: str,
     make_form: Callable[[int, int], dict[str, str]],
-    clients: int = WEB_CLIENTS,
-    seconds: float = WEB_SECONDS,
-) -> dict[str, Any]:
-    """`clients` clients POSTing as fast as they can for `seconds`."""
-    browsers = [Browser(port) for _ in range(clients)]
-    latencies: list[float] = []
-    errors = 0
+    seconds: float,
+) -> Load:
+    """Every browser POSTing as fast as it can for `seconds`."""
+    result = Load()
     lock = threading.Lock()
     start = time.monotonic()
     stop_at = start + seconds
 
     def client(index: int) -> None:
-        nonlocal errors
         n = 0
         while time.monotonic() < stop_at:
             began = time.perf_counter()
             status, _ = browsers[index].request("POST", path, make_form(index, n))
             took = time.perf_counter() - began
             with lock:
-                latencies.append(took)
-                errors += status != 302
+                result.latencies.append(took)
+                result.errors += status != 302
             n += 1
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(browsers))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - start
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "throughput_rps": len(latencies) / elapsed,
-        "p50_ms": percentile(latencies, 0.50) * 1000,
-        "p99_ms": percentile(latencies, 0.99) * 1000,
-    }
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def baseline_form(client: int, n: int) -> dict[str, str]:
+    return {"n": str(n)}
 
 
 def scheduler_form(run: str) -> Callable[[int, int], dict[str, str]]:
@@ -279,53 +302,52 @@ def lookout_client(endpoint_url: str) -> Any:
 
 
 def bench_web(stack: Stack) -> dict[str, Any]:
-    progress(f"web: {WEB_CLIENTS} clients POSTing, baseline then form, {WEB_SECONDS:.0f} s each")
+    """The form against the baseline, in alternating rounds: a machine that
+    slows down for a while slows both down alike."""
+    progress(
+        f"web: {WEB_CLIENTS} clients POSTing, baseline and form alternately, "
+        f"{WEB_SECONDS:.0f} s each in {ROUNDS} rounds"
+    )
     port = free_port()
     web_pid = gunicorn(stack, port, workers=5)
-    baseline = load(port, "/bench/baseline/", lambda c, n: {"n": str(n)})
-    form = load(port, "/schedulers/new/", scheduler_form("web"))
+    browsers = [Browser(port) for _ in range(WEB_CLIENTS)]
+    baseline, form, round_ratios = Load(), Load(), []
+    for round_ in range(ROUNDS):
+        base_round = load(browsers, "/bench/baseline/", baseline_form, WEB_SECONDS / ROUNDS)
+        form_round = load(
+            browsers, "/schedulers/new/", scheduler_form(f"web{round_}"), WEB_SECONDS / ROUNDS
+        )
+        baseline.add(base_round)
+        form.add(form_round)
+        round_ratios.append(form_round.throughput / base_round.throughput)
     # One client alone: how long a request takes with no queue in front of it.
-    seconds = WEB_SECONDS / 3
     alone = {
-        "baseline": load(port, "/bench/baseline/", lambda c, n: {"n": str(n)}, 1, seconds),
-        "form": load(port, "/schedulers/new/", scheduler_form("alone"), 1, seconds),
+        "baseline": load(browsers[:1], "/bench/baseline/", baseline_form, WEB_SECONDS / 3),
+        "form": load(browsers[:1], "/schedulers/new/", scheduler_form("alone"), WEB_SECONDS / 3),
     }
     rss = max(peak_rss_mb(pid) for pid in children(web_pid))
     stack.stop("web-5")
     return {
-        "baseline": baseline,
-        "form": form,
-        "one_client": alone,
-        "throughput_ratio": form["throughput_rps"] / baseline["throughput_rps"],
+        "baseline": baseline.summary(),
+        "form": form.summary(),
+        "one_client": {name: result.summary() for name, result in alone.items()},
+        "throughput_ratio": form.throughput / baseline.throughput,
+        "round_ratios": round_ratios,
         "web_worker_peak_rss_mb": rss,
     }
 
 
-def bench_pipeline(stack: Stack) -> dict[str, Any]:
+def bench_pipeline(stack: Stack, endpoint_url: str) -> dict[str, Any]:
     """Submissions from accepted to RUNNING recorded, against a plain boto3 script
     doing the same create and describe calls with the same concurrency: worker
-    processes of the same total concurrency, beat following the statuses."""
-    from scheduler_ui.schedulers.models import Submission
-    from scheduler_ui.schedulers.submitting import dispatch
+    processes of the same total concurrency, beat following the statuses. The
+    two alternate for a few rounds; the round with the median ratio is reported."""
+    from scheduler_ui.celery import app
 
-    progress(f"pipeline: {PIPELINE_SUBMISSIONS} schedulers, plain boto3 then the console")
-    # An endpoint of its own for the plain script: on the console's, the
-    # periodic sync would import its thousand schedulers during the console's run.
-    client = lookout_client(start_endpoint(stack, "baseline-endpoint", free_port()))
-
-    def plain(index: int) -> None:
-        name = f"plain-{index}"
-        client.create_inference_scheduler(**request(name, f"plain-token-{index}"))
-        while (
-            client.describe_inference_scheduler(InferenceSchedulerName=name)["Status"] != "RUNNING"
-        ):
-            time.sleep(0.05)
-
-    start = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(PIPELINE_CONCURRENCY) as pool:
-        list(pool.map(plain, range(PIPELINE_SUBMISSIONS)))
-    baseline_seconds = time.monotonic() - start
-
+    progress(
+        f"pipeline: {PIPELINE_SUBMISSIONS} schedulers, plain boto3 and the console "
+        f"alternately, {ROUNDS} rounds"
+    )
     workers = [
         stack.start(
             f"worker-{i}",
@@ -344,7 +366,7 @@ def bench_pipeline(stack: Stack) -> dict[str, Any]:
                 "--without-mingle",
                 "--hostname",
                 f"bench{i}@%h",
-                # Consuming nothing until the clock starts (see below).
+                # Consuming nothing until a round's clock starts (see console_seconds).
                 "--queues",
                 "idle",
             ],
@@ -368,13 +390,66 @@ def bench_pipeline(stack: Stack) -> dict[str, Any]:
         ],
         lambda: True,
     )
-    from scheduler_ui.celery import app
-
     while len(app.control.ping(timeout=1) or []) < len(workers):
         time.sleep(0.2)
     floor_seconds = celery_floor(app)
-    # Accepted first, as the web does (the web benchmark measures that part);
-    # the clock runs from the moment the workers start consuming them.
+    rounds = []
+    for round_ in range(ROUNDS):
+        baseline = plain_script_seconds(stack, round_)
+        console = console_seconds(stack, app, endpoint_url)
+        rounds.append({"baseline_seconds": baseline, "console_seconds": console})
+    worker_rss = max(peak_rss_mb(pid) for w in workers for pid in [w, *children(w)])
+    for name in ("beat", "worker-0", "worker-1"):
+        stack.stop(name)
+    for figures in rounds:
+        figures["ratio"] = figures["console_seconds"] / figures["baseline_seconds"]
+    median = sorted(rounds, key=lambda figures: figures["ratio"])[len(rounds) // 2]
+    return {
+        "submissions": PIPELINE_SUBMISSIONS,
+        "concurrency": PIPELINE_CONCURRENCY,
+        **median,
+        "rounds": rounds,
+        "celery_floor_seconds": floor_seconds,
+        "worker_peak_rss_mb": worker_rss,
+    }
+
+
+def plain_script_seconds(stack: Stack, round_: int) -> float:
+    """The baseline: PIPELINE_SUBMISSIONS creates from PIPELINE_CONCURRENCY threads,
+    each described until RUNNING, against a new endpoint of its own (on the
+    console's, the periodic sync would import its schedulers)."""
+    name = f"baseline-endpoint-{round_}"
+    client = lookout_client(start_endpoint(stack, name, free_port()))
+
+    def plain(index: int) -> None:
+        scheduler = f"plain-{index}"
+        client.create_inference_scheduler(**request(scheduler, f"plain-token-{index}"))
+        while (
+            client.describe_inference_scheduler(InferenceSchedulerName=scheduler)["Status"]
+            != "RUNNING"
+        ):
+            time.sleep(0.05)
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(PIPELINE_CONCURRENCY) as pool:
+        list(pool.map(plain, range(PIPELINE_SUBMISSIONS)))
+    seconds = time.monotonic() - start
+    stack.stop(name)
+    return seconds
+
+
+def console_seconds(stack: Stack, app: Any, endpoint_url: str) -> float:
+    """The console: PIPELINE_SUBMISSIONS submissions accepted first, as the web
+    does (the web benchmark measures that part); the clock runs from the moment
+    the workers start consuming them until all have RUNNING recorded. Each round
+    starts from nothing: no submissions, an endpoint with no schedulers."""
+    from scheduler_ui.schedulers.models import Submission
+    from scheduler_ui.schedulers.submitting import dispatch
+
+    stack.stop("endpoint")
+    start_endpoint(stack, "endpoint", int(endpoint_url.rsplit(":", 1)[1]))
+    with psycopg.connect(stack.env["DATABASE_URL"], autocommit=True) as db:
+        db.execute("TRUNCATE schedulers_submissionevent, schedulers_submission")
     for index in range(PIPELINE_SUBMISSIONS):
         dispatch(Submission.accept(request(f"console-{index}", f"console-token-{index}"), None))
     start = time.monotonic()
@@ -384,19 +459,15 @@ def bench_pipeline(stack: Stack) -> dict[str, Any]:
         if time.monotonic() - start > 300:
             raise RuntimeError("the pipeline did not finish within 5 minutes")
         time.sleep(0.1)
-    console_seconds = time.monotonic() - start
-    worker_rss = max(peak_rss_mb(pid) for w in workers for pid in [w, *children(w)])
-    for name in ("beat", "worker-0", "worker-1"):
-        stack.stop(name)
-    return {
-        "submissions": PIPELINE_SUBMISSIONS,
-        "concurrency": PIPELINE_CONCURRENCY,
-        "baseline_seconds": baseline_seconds,
-        "celery_floor_seconds": floor_seconds,
-        "console_seconds": console_seconds,
-        "ratio": console_seconds / baseline_seconds,
-        "worker_peak_rss_mb": worker_rss,
-    }
+    seconds = time.monotonic() - start
+    # Idle again before the next round clears the tables.
+    app.control.cancel_consumer("celery", reply=True)
+    deadline = time.monotonic() + 30
+    while any((app.control.inspect(timeout=1).active() or {}).values()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the workers were still busy 30 s after the round")
+        time.sleep(0.2)
+    return seconds
 
 
 def celery_floor(app: Any) -> float:
@@ -567,7 +638,7 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "endpoint": bench_endpoint(endpoint_url),
             # The pipeline first: the web benchmark leaves queued submissions behind.
-            "pipeline": bench_pipeline(stack),
+            "pipeline": bench_pipeline(stack, endpoint_url),
             "web": bench_web(stack),
             "history": bench_history(stack),
         }
@@ -632,6 +703,13 @@ def report(r: dict[str, Any]) -> str:
             + ", ".join(
                 f"{k} {v['p50_ms']:.0f} / {v['p95_ms']:.0f}" for k, v in hist["pages"].items()
             ),
+            "",
+            "Console/baseline ratio of each round: web "
+            + ", ".join(f"{ratio:.2f}" for ratio in web["round_ratios"])
+            + "; pipeline "
+            + ", ".join(f"{round_['ratio']:.2f}" for round_ in pipe["rounds"])
+            + f" (the median round is reported; {WEB_SECONDS / ROUNDS:.0f} s of each POST "
+            "load per web round).",
             "",
             f"Web: {form['requests']} form POSTs ({form['errors']} not answered 302), "
             f"{base['requests']} baseline POSTs, {WEB_SECONDS:.0f} s each. "

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from scheduler_ui.schedulers import submitting
@@ -281,6 +283,17 @@ def test_a_sync_asks_the_database_the_same_few_questions_however_many_schedulers
     # What is recorded, what is followed, what waits, and what is known (two).
     with django_assert_max_num_queries(5):
         assert submitting.follow_statuses() == 0
+
+
+def test_a_sync_reads_no_stored_requests(lookout):
+    synced_schedulers(lookout, 3)
+
+    with CaptureQueriesContext(connection) as queries:
+        submitting.follow_statuses()
+
+    # A thousand stored requests, read every round, cost more than the listing.
+    assert queries.captured_queries
+    assert not any('"request"' in query["sql"] for query in queries.captured_queries)
 
 
 def test_many_status_changes_are_recorded_in_a_fixed_number_of_queries(

@@ -553,17 +553,17 @@ class Submission(models.Model):
         )
 
     @classmethod
-    def records(cls, names: Iterable[str] | None = None) -> dict[str, Submission]:
+    def records(
+        cls, names: Iterable[str] | None = None, fields: Iterable[str] = ()
+    ) -> dict[str, Submission]:
         """Each scheduler name's record (of these names, or all): its latest
         succeeded create or import, whose status the sync keeps up to date.
-        Without its request, the largest column, which a status does not need."""
-        latest = (
-            cls.objects.filter(
-                operation__in=[Operation.CREATE, Operation.IMPORTED], state=State.SUCCEEDED
-            )
-            .defer("request")
-            .order_by("created_at", "id")
-        )
+        With only these fields when given, else without its request (the largest
+        column, which a status does not need)."""
+        latest = cls.objects.filter(
+            operation__in=[Operation.CREATE, Operation.IMPORTED], state=State.SUCCEEDED
+        ).order_by("created_at", "id")
+        latest = latest.only(*fields) if fields else latest.defer("request")
         if names is not None:
             latest = latest.filter(scheduler_name__in=names)
         return {submission.scheduler_name: submission for submission in latest}
@@ -607,12 +607,16 @@ class AppendOnlyModel(models.Model):
 class SubmissionEvent(AppendOnlyModel):
     """One line of the audit trail. Written once, never edited or deleted."""
 
-    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="events")
+    # No index of their own for the two keys: the indexes below start with them.
+    submission = models.ForeignKey(
+        Submission, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
+        db_index=False,
         on_delete=models.PROTECT,
         related_name="submission_events",
         help_text="Empty when the worker or the sweeper acted.",
