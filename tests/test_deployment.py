@@ -10,6 +10,8 @@ import shlex
 from importlib.metadata import requires
 from pathlib import Path
 
+from django.core.management import call_command
+
 from tests.services import ROOT
 
 COMPOSE = (ROOT / "compose.yaml").read_text()
@@ -81,3 +83,9 @@ def test_secrets_and_local_state_stay_out_of_the_image():
     ignored = Path(ROOT / ".dockerignore").read_text().split()
 
     assert {".env", ".git", ".venv", "var"} <= set(ignored)
+
+
+def test_the_migrations_describe_the_models(db):
+    # A model change without its migration would reach a team's database only
+    # as an error at the first query that needs it.
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
