@@ -42,8 +42,10 @@ WEB_CLIENTS = 32
 WEB_SECONDS = float(os.environ.get("BENCH_WEB_SECONDS", 15))
 PIPELINE_SUBMISSIONS = int(os.environ.get("BENCH_PIPELINE_SUBMISSIONS", 1000))
 PIPELINE_CONCURRENCY = 8
+PIPELINE_WORKERS = 2
 HISTORY_EVENTS = int(os.environ.get("BENCH_HISTORY_EVENTS", 1_000_000))
 HISTORY_REQUESTS = 40
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Console and baseline alternate this many times (this machine's speed drifts
 # by tens of percent within a minute): the web benchmark's rounds are short.
 WEB_ROUNDS = 5
@@ -72,6 +74,26 @@ def peak_rss_mb(pid: int) -> float:
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) a process has used so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def pids_of(program: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == program:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
 
 
 # --- The stack -------------------------------------------------------------------
@@ -122,6 +144,31 @@ class Stack:
     def stop_all(self) -> None:
         for name in list(self.processes):
             self.stop(name)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each part: the processes started here (a
+        worker with its pool, gunicorn with its workers; numbered names counted
+        together), PostgreSQL, Redis, and this "bench process" (the web clients,
+        the plain script). On two shared cores, this is what limits throughput."""
+        parts: dict[str, float] = {}
+        for name, process in self.processes.items():
+            part = name.rstrip("-0123456789")
+            pids = [process.pid, *children(process.pid)]
+            parts[part] = parts.get(part, 0.0) + sum(cpu_seconds(pid) for pid in pids)
+        for program in ("postgres", "redis-server"):
+            parts[program] = sum(cpu_seconds(pid) for pid in pids_of(program))
+        parts["bench process"] = cpu_seconds(os.getpid())
+        return parts
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {part: seconds - before.get(part, 0.0) for part, seconds in after.items()}
+
+
+def cpu_ms_each(used: dict[str, float], count: int) -> dict[str, float]:
+    """CPU used, in milliseconds per request or submission, largest part first."""
+    each = {part: seconds * 1000 / count for part, seconds in used.items()}
+    return {part: ms for part, ms in sorted(each.items(), key=lambda kv: -kv[1]) if ms >= 0.01}
 
 
 def listening(port: int) -> Callable[[], bool]:
@@ -196,6 +243,7 @@ class Load:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -205,6 +253,8 @@ class Load:
         self.latencies += other.latencies
         self.errors += other.errors
         self.seconds += other.seconds
+        for part, seconds in other.cpu.items():
+            self.cpu[part] = self.cpu.get(part, 0.0) + seconds
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -213,10 +263,12 @@ class Load:
             "throughput_rps": self.throughput,
             "p50_ms": percentile(self.latencies, 0.50) * 1000,
             "p99_ms": percentile(self.latencies, 0.99) * 1000,
+            "cpu_ms_per_request": cpu_ms_each(self.cpu, len(self.latencies)),
         }
 
 
 def load(
+    stack: Stack,
     browsers: list[Browser],
     path: str,
     make_form: Callable[[int, int], dict[str, str]],
@@ -225,6 +277,7 @@ def load(
     """Every browser POSTing as fast as it can for `seconds`."""
     result = Load()
     lock = threading.Lock()
+    cpu_before = stack.cpu()
     start = time.monotonic()
     stop_at = start + seconds
 
@@ -245,6 +298,7 @@ def load(
     for thread in threads:
         thread.join()
     result.seconds = time.monotonic() - start
+    result.cpu = cpu_used(cpu_before, stack.cpu())
     return result
 
 
@@ -315,17 +369,25 @@ def bench_web(stack: Stack) -> dict[str, Any]:
     browsers = [Browser(port) for _ in range(WEB_CLIENTS)]
     baseline, form, round_ratios = Load(), Load(), []
     for round_ in range(WEB_ROUNDS):
-        base_round = load(browsers, "/bench/baseline/", baseline_form, WEB_SECONDS / WEB_ROUNDS)
+        base_round = load(
+            stack, browsers, "/bench/baseline/", baseline_form, WEB_SECONDS / WEB_ROUNDS
+        )
         form_round = load(
-            browsers, "/schedulers/new/", scheduler_form(f"web{round_}"), WEB_SECONDS / WEB_ROUNDS
+            stack,
+            browsers,
+            "/schedulers/new/",
+            scheduler_form(f"web{round_}"),
+            WEB_SECONDS / WEB_ROUNDS,
         )
         baseline.add(base_round)
         form.add(form_round)
         round_ratios.append(form_round.throughput / base_round.throughput)
     # One client alone: how long a request takes with no queue in front of it.
     alone = {
-        "baseline": load(browsers[:1], "/bench/baseline/", baseline_form, WEB_SECONDS / 3),
-        "form": load(browsers[:1], "/schedulers/new/", scheduler_form("alone"), WEB_SECONDS / 3),
+        "baseline": load(stack, browsers[:1], "/bench/baseline/", baseline_form, WEB_SECONDS / 3),
+        "form": load(
+            stack, browsers[:1], "/schedulers/new/", scheduler_form("alone"), WEB_SECONDS / 3
+        ),
     }
     rss = max(peak_rss_mb(pid) for pid in children(web_pid))
     stack.stop("web-5")
@@ -363,18 +425,18 @@ def bench_pipeline(stack: Stack, endpoint_url: str) -> dict[str, Any]:
                 "--loglevel",
                 "WARNING",
                 "--concurrency",
-                str(PIPELINE_CONCURRENCY // 2),
+                str(PIPELINE_CONCURRENCY // PIPELINE_WORKERS),
                 "--without-gossip",
                 "--without-mingle",
                 "--hostname",
                 f"bench{i}@%h",
-                # Consuming nothing until a round's clock starts (see console_seconds).
+                # Consuming nothing until a round's clock starts (see run_console).
                 "--queues",
                 "idle",
             ],
             lambda: True,
         )
-        for i in range(2)
+        for i in range(PIPELINE_WORKERS)
     ]
     stack.start(
         "beat",
@@ -395,16 +457,22 @@ def bench_pipeline(stack: Stack, endpoint_url: str) -> dict[str, Any]:
     while len(app.control.ping(timeout=1) or []) < len(workers):
         time.sleep(0.2)
     floor_seconds = celery_floor(app)
-    rounds = []
+    rounds: list[dict[str, Any]] = []
     for round_ in range(PIPELINE_ROUNDS):
-        baseline = plain_script_seconds(stack, round_)
-        console = console_seconds(stack, app, endpoint_url)
-        rounds.append({"baseline_seconds": baseline, "console_seconds": console})
+        baseline, baseline_cpu = run_plain_script(stack, round_)
+        console, console_cpu = run_console(stack, app, endpoint_url)
+        rounds.append(
+            {
+                "baseline_seconds": baseline,
+                "console_seconds": console,
+                "baseline_cpu_ms_per_scheduler": baseline_cpu,
+                "console_cpu_ms_per_submission": console_cpu,
+                "ratio": console / baseline,
+            }
+        )
     worker_rss = max(peak_rss_mb(pid) for w in workers for pid in [w, *children(w)])
-    for name in ("beat", "worker-0", "worker-1"):
+    for name in ("beat", *(f"worker-{i}" for i in range(PIPELINE_WORKERS))):
         stack.stop(name)
-    for figures in rounds:
-        figures["ratio"] = figures["console_seconds"] / figures["baseline_seconds"]
     median = sorted(rounds, key=lambda figures: figures["ratio"])[len(rounds) // 2]
     return {
         "submissions": PIPELINE_SUBMISSIONS,
@@ -416,10 +484,11 @@ def bench_pipeline(stack: Stack, endpoint_url: str) -> dict[str, Any]:
     }
 
 
-def plain_script_seconds(stack: Stack, round_: int) -> float:
+def run_plain_script(stack: Stack, round_: int) -> tuple[float, dict[str, float]]:
     """The baseline: PIPELINE_SUBMISSIONS creates from PIPELINE_CONCURRENCY threads,
     each described until RUNNING, against a new endpoint of its own (on the
-    console's, the periodic sync would import its schedulers)."""
+    console's, the periodic sync would import its schedulers). Its wall time, and
+    the CPU per scheduler of each part."""
     name = f"baseline-endpoint-{round_}"
     client = lookout_client(start_endpoint(stack, name, free_port()))
 
@@ -432,19 +501,22 @@ def plain_script_seconds(stack: Stack, round_: int) -> float:
         ):
             time.sleep(0.05)
 
+    cpu_before = stack.cpu()
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(PIPELINE_CONCURRENCY) as pool:
         list(pool.map(plain, range(PIPELINE_SUBMISSIONS)))
     seconds = time.monotonic() - start
+    cpu = cpu_ms_each(cpu_used(cpu_before, stack.cpu()), PIPELINE_SUBMISSIONS)
     stack.stop(name)
-    return seconds
+    return seconds, cpu
 
 
-def console_seconds(stack: Stack, app: Any, endpoint_url: str) -> float:
+def run_console(stack: Stack, app: Any, endpoint_url: str) -> tuple[float, dict[str, float]]:
     """The console: PIPELINE_SUBMISSIONS submissions accepted first, as the web
     does (the web benchmark measures that part); the clock runs from the moment
-    the workers start consuming them until all have RUNNING recorded. Each round
-    starts from nothing: no submissions, an endpoint with no schedulers."""
+    the workers take the first of them until all have RUNNING recorded. Each round
+    starts from nothing: no submissions, an endpoint with no schedulers. Its wall
+    time, and the CPU per submission of each part."""
     from scheduler_ui.schedulers.models import Submission
     from scheduler_ui.schedulers.submitting import dispatch
 
@@ -454,22 +526,23 @@ def console_seconds(stack: Stack, app: Any, endpoint_url: str) -> float:
         db.execute("TRUNCATE schedulers_submissionevent, schedulers_submission")
     for index in range(PIPELINE_SUBMISSIONS):
         dispatch(Submission.accept(request(f"console-{index}", f"console-token-{index}"), None))
-    start = time.monotonic()
-    app.control.add_consumer("celery", reply=True)
+    cpu_before = stack.cpu()
+    start = start_consuming(app, "celery")
     running = Submission.objects.filter(scheduler_status="RUNNING")
     while running.count() < PIPELINE_SUBMISSIONS:
         if time.monotonic() - start > 300:
             raise RuntimeError("the pipeline did not finish within 5 minutes")
-        time.sleep(0.1)
+        time.sleep(0.05)
     seconds = time.monotonic() - start
+    cpu = cpu_ms_each(cpu_used(cpu_before, stack.cpu()), PIPELINE_SUBMISSIONS)
     # Idle again before the next round clears the tables.
-    app.control.cancel_consumer("celery", reply=True)
+    app.control.cancel_consumer("celery", reply=True, limit=PIPELINE_WORKERS)
     deadline = time.monotonic() + 30
     while any((app.control.inspect(timeout=1).active() or {}).values()):
         if time.monotonic() > deadline:
             raise RuntimeError("the workers were still busy 30 s after the round")
         time.sleep(0.2)
-    return seconds
+    return seconds, cpu
 
 
 def celery_floor(app: Any) -> float:
@@ -478,15 +551,30 @@ def celery_floor(app: Any) -> float:
     queue = "bench-floor"
     for index in range(PIPELINE_SUBMISSIONS):
         app.send_task("celery.accumulate", args=(index,), queue=queue)
+    start = start_consuming(app, queue)
     broker = redis.Redis.from_url(REDIS_URL)
-    start = time.monotonic()
-    app.control.add_consumer(queue, reply=True)
     # Acknowledged late: done once the queue and the unacknowledged messages are empty.
     while broker.llen(queue) or broker.hlen("unacked"):
         time.sleep(0.02)
     seconds = time.monotonic() - start
-    app.control.cancel_consumer(queue, reply=True)
+    app.control.cancel_consumer(queue, reply=True, limit=PIPELINE_WORKERS)
     return seconds
+
+
+def start_consuming(app: Any, queue: str) -> float:
+    """Set the idle workers on a queue; the time its first message is taken.
+    Not the time of asking: a worker adds a queue when its current wait for
+    messages (kombu's BRPOP, up to a second) ends, which a worker that is
+    consuming all along never waits for."""
+    broker = redis.Redis.from_url(REDIS_URL)
+    waiting = broker.llen(queue)
+    app.control.add_consumer(queue)
+    deadline = time.monotonic() + 30
+    while broker.llen(queue) >= waiting:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no worker took a message from {queue} within 30 s")
+        time.sleep(0.001)
+    return time.monotonic()
 
 
 def request(name: str, token: str) -> dict[str, Any]:
@@ -711,6 +799,20 @@ def report(r: dict[str, Any]) -> str:
             + ", ".join(f"{ratio:.2f}" for ratio in web["round_ratios"])
             + "; pipeline (the median round reported above) "
             + ", ".join(f"{round_['ratio']:.2f}" for round_ in pipe["rounds"])
+            + ".",
+            "",
+            "CPU time per item, summed over the processes of each part (ms): "
+            + "; ".join(
+                f"{what} {sum(parts.values()):.1f} ("
+                + ", ".join(f"{part} {ms:.2f}" for part, ms in parts.items())
+                + ")"
+                for what, parts in (
+                    ("form POST", form["cpu_ms_per_request"]),
+                    ("baseline POST", base["cpu_ms_per_request"]),
+                    ("console submission", pipe["console_cpu_ms_per_submission"]),
+                    ("plain-script scheduler", pipe["baseline_cpu_ms_per_scheduler"]),
+                )
+            )
             + ".",
             "",
             f"Web: {form['requests']} form POSTs ({form['errors']} not answered 302), "
