@@ -330,8 +330,10 @@ def progress(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
-def bench_endpoint(endpoint_url: str) -> dict[str, Any]:
-    """The local endpoint's own calls per second (DescribeModel from 8 threads)."""
+def bench_endpoint(stack: Stack, endpoint_url: str) -> dict[str, Any]:
+    """The local endpoint's speed: DescribeModel from 8 threads, as fast as their
+    boto3 client allows, and the endpoint's own CPU per call (the calls it could
+    answer on one core)."""
     progress("the local endpoint's own speed")
     client = lookout_client(endpoint_url)
     calls = 4000
@@ -339,11 +341,18 @@ def bench_endpoint(endpoint_url: str) -> dict[str, Any]:
     def call(_: int) -> None:
         client.describe_model(ModelName="pump-model")
 
+    cpu_before = stack.cpu()
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(call, range(calls)))
     elapsed = time.monotonic() - start
-    return {"calls": calls, "calls_per_second": calls / elapsed}
+    endpoint_seconds = cpu_used(cpu_before, stack.cpu())["endpoint"]
+    return {
+        "calls": calls,
+        "calls_per_second": calls / elapsed,
+        "cpu_ms_per_call": endpoint_seconds * 1000 / calls,
+        "share_of_a_core": endpoint_seconds / elapsed,
+    }
 
 
 def lookout_client(endpoint_url: str) -> Any:
@@ -468,6 +477,12 @@ def bench_pipeline(stack: Stack, endpoint_url: str) -> dict[str, Any]:
                 "baseline_cpu_ms_per_scheduler": baseline_cpu,
                 "console_cpu_ms_per_submission": console_cpu,
                 "ratio": console / baseline,
+                "baseline_endpoint_share_of_a_core": share_of_a_core(
+                    baseline_cpu, "baseline-endpoint", baseline
+                ),
+                "console_endpoint_share_of_a_core": share_of_a_core(
+                    console_cpu, "endpoint", console
+                ),
             }
         )
     worker_rss = max(peak_rss_mb(pid) for w in workers for pid in [w, *children(w)])
@@ -482,6 +497,12 @@ def bench_pipeline(stack: Stack, endpoint_url: str) -> dict[str, Any]:
         "celery_floor_seconds": floor_seconds,
         "worker_peak_rss_mb": worker_rss,
     }
+
+
+def share_of_a_core(cpu_ms_per_submission: dict[str, float], part: str, seconds: float) -> float:
+    """How busy a part of the stack kept one core during a pipeline round; a
+    part near 1 is what limits the round."""
+    return cpu_ms_per_submission.get(part, 0.0) * PIPELINE_SUBMISSIONS / 1000 / seconds
 
 
 def run_plain_script(stack: Stack, round_: int) -> tuple[float, dict[str, float]]:
@@ -726,7 +747,7 @@ def main() -> None:
                 "platform": platform.platform(),
             },
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "endpoint": bench_endpoint(endpoint_url),
+            "endpoint": bench_endpoint(stack, endpoint_url),
             # The pipeline first: the web benchmark leaves queued submissions behind.
             "pipeline": bench_pipeline(stack, endpoint_url),
             "web": bench_web(stack),
@@ -743,7 +764,12 @@ def verdict(met: bool) -> str:
 
 
 def report(r: dict[str, Any]) -> str:
-    web, pipe, hist = r["web"], r["pipeline"], r["history"]
+    web, pipe, hist, endpoint = r["web"], r["pipeline"], r["history"], r["endpoint"]
+    endpoint_busiest = max(
+        round_[f"{side}_endpoint_share_of_a_core"]
+        for round_ in pipe["rounds"]
+        for side in ("baseline", "console")
+    )
     form, base, alone = web["form"], web["baseline"], web["one_client"]
     rss_before = hist["web_worker_peak_rss_before_export_mb"]
     rss_after = hist["web_worker_peak_rss_after_export_mb"]
@@ -783,8 +809,11 @@ def report(r: dict[str, Any]) -> str:
             f"| CSV export of {hist['csv_rows']:,} events: web worker peak RSS (MB) "
             f"| {rss_after:.0f} | {rss_before:.0f} (before the export) "
             f"| {rss_after / rss_before:.2f} | < 150 MB: {verdict(rss_after < 150)} |",
-            f"| local endpoint (calls/s, 8 threads) | {r['endpoint']['calls_per_second']:.0f} "
-            "| | | not the bottleneck |",
+            f"| local endpoint: calls/s from 8 boto3 threads; its own CPU per call "
+            f"| {endpoint['calls_per_second']:.0f}; {endpoint['cpu_ms_per_call']:.2f} ms "
+            f"({1000 / endpoint['cpu_ms_per_call']:.0f} calls/s on one core) | | "
+            f"| not the bottleneck: {verdict(endpoint_busiest < 0.5)} (busiest in the "
+            f"pipeline: {endpoint_busiest:.0%} of a core) |",
             "",
             f"Peak RSS: web worker {web['web_worker_peak_rss_mb']:.0f} MB, "
             f"Celery worker {pipe['worker_peak_rss_mb']:.0f} MB.",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, register_converter
 
 from scheduler_ui.schedulers.views import (
     bulk,
@@ -13,6 +13,25 @@ from scheduler_ui.schedulers.views import (
     submissions,
 )
 
+
+class SchedulerName:
+    """A scheduler's name in a URL. The names of pages under /schedulers/ are
+    valid scheduler names too: a scheduler so named is written with a leading
+    "~", which no scheduler name contains, so its page is not the form's."""
+
+    regex = "[^/]+"
+    pages = frozenset({"new", "bulk"})
+
+    def to_python(self, value: str) -> str:
+        name = value.removeprefix("~")
+        return name if name in self.pages else value
+
+    def to_url(self, value: str) -> str:
+        return f"~{value}" if value in self.pages else value
+
+
+register_converter(SchedulerName, "scheduler")
+
 urlpatterns = [
     path("", pages.overview, name="overview"),
     path("healthz", pages.healthz, name="healthz"),
@@ -20,13 +39,15 @@ urlpatterns = [
     path("schedulers/new/preview/", submissions.submission_preview, name="submission_preview"),
     path("schedulers/bulk/", bulk.bulk_upload, name="bulk_upload"),
     path("schedulers/bulk/submit/", bulk.bulk_submit, name="bulk_submit"),
-    # After new/ and bulk/, which win: a scheduler named new or bulk has no page here.
+    # After new/ and bulk/, which win: a scheduler so named is at ~new/ (SchedulerName).
     path("schedulers/", schedulers.scheduler_list, name="scheduler_list"),
-    path("schedulers/<str:name>/", schedulers.scheduler_detail, name="scheduler_detail"),
-    path("schedulers/<str:name>/start/", schedulers.scheduler_start, name="scheduler_start"),
-    path("schedulers/<str:name>/stop/", schedulers.scheduler_stop, name="scheduler_stop"),
-    path("schedulers/<str:name>/edit/", schedulers.scheduler_edit, name="scheduler_edit"),
-    path("schedulers/<str:name>/delete/", schedulers.scheduler_delete, name="scheduler_delete"),
+    path("schedulers/<scheduler:name>/", schedulers.scheduler_detail, name="scheduler_detail"),
+    path("schedulers/<scheduler:name>/start/", schedulers.scheduler_start, name="scheduler_start"),
+    path("schedulers/<scheduler:name>/stop/", schedulers.scheduler_stop, name="scheduler_stop"),
+    path("schedulers/<scheduler:name>/edit/", schedulers.scheduler_edit, name="scheduler_edit"),
+    path(
+        "schedulers/<scheduler:name>/delete/", schedulers.scheduler_delete, name="scheduler_delete"
+    ),
     path("submissions/<int:pk>/", submissions.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/status/", submissions.submission_status, name="submission_status"),
     path(

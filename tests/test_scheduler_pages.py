@@ -250,6 +250,25 @@ def test_a_name_no_scheduler_can_have_is_not_found(viewer_client, lookout):
     assert detail(viewer_client, "no spaces").status_code == 404
 
 
+@pytest.mark.parametrize("name", ["new", "bulk"])
+def test_a_scheduler_named_like_a_page_has_a_page_of_its_own(name, viewer_client, lookout):
+    created(name)
+
+    html = viewer_client.get(reverse("scheduler_list")).text
+    page = reverse("scheduler_detail", args=[name])
+
+    assert page == f"/schedulers/~{name}/"
+    assert f'href="{page}"' in html
+    assert "<code>InferenceSchedulerName</code>" in detail(viewer_client, name).text
+
+
+def test_only_such_a_name_is_written_with_a_tilde(viewer_client, lookout):
+    created()
+
+    assert reverse("scheduler_detail", args=[NAME]) == f"/schedulers/{NAME}/"
+    assert detail(viewer_client, f"~{NAME}").status_code == 404
+
+
 # --- The actions' pages ---------------------------------------------------------------
 
 
