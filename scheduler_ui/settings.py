@@ -131,7 +131,7 @@ LOGOUT_REDIRECT_URL = "login"
 # every further failure starting the wait again; a success clears the count.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "scheduler_ui.schedulers.access.PermissionsBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_float("LOGIN_LOCKOUT_MINUTES", 15))

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import pytest
 from django.apps import apps as django_apps
 from django.contrib import admin
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission, User
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from scheduler_ui.schedulers.access import ADMINISTRATOR, OPERATOR, ROLES, VIEWER, sync_roles
@@ -270,6 +270,29 @@ def test_each_role_holds_exactly_its_permissions(db, role):
 
     held = {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
     assert held == set(ROLES[role])
+
+
+def test_a_users_permissions_are_their_own_and_their_roles_read_in_one_query(
+    make_role_user, django_assert_num_queries
+):
+    user = make_role_user(OPERATOR)
+    user.user_permissions.add(Permission.objects.get(codename="view_accessevent"))
+    fresh = User.objects.get(pk=user.pk)
+
+    with django_assert_num_queries(1):
+        permissions = fresh.get_all_permissions()
+
+    assert permissions == {*ROLES[OPERATOR], "schedulers.view_accessevent"}
+
+
+def test_a_role_taken_away_is_refused_on_the_next_request(client, make_role_user):
+    user = make_role_user(OPERATOR)
+    client.force_login(user)
+    assert client.get(reverse("submission_new")).status_code == 200
+
+    user.groups.clear()
+
+    assert client.get(reverse("submission_new")).status_code == 403
 
 
 def test_syncing_the_roles_again_changes_nothing(db):

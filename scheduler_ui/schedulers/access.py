@@ -8,10 +8,14 @@ also use the admin panel and manage users. Superusers may do anything, as usual.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import apps as installed_apps
 from django.apps.registry import Apps
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Permission
 
 VIEWER = "Viewer"
 OPERATOR = "Operator"
@@ -42,6 +46,26 @@ ROLES: dict[str, tuple[str, ...]] = {
 
 can_read = permission_required(READ, raise_exception=True)
 can_operate = permission_required(OPERATE, raise_exception=True)
+
+
+class PermissionsBackend(ModelBackend):
+    """Django's ModelBackend, but a user's permissions, their own and their
+    roles', come from one query instead of two: every page checks them."""
+
+    def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if user_obj.is_superuser:  # every permission: Django's own way
+            return super().get_all_permissions(user_obj)
+        if not hasattr(user_obj, "_perm_cache"):
+            fields = ("content_type__app_label", "codename")
+            own = Permission.objects.filter(user=user_obj).values_list(*fields).order_by()
+            roles = Permission.objects.filter(group__user=user_obj).values_list(*fields)
+            user_obj._perm_cache = {
+                f"{app_label}.{codename}" for app_label, codename in own.union(roles.order_by())
+            }
+        permissions: set[str] = user_obj._perm_cache
+        return permissions
 
 
 def sync_roles(apps: Apps) -> None:
