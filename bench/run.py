@@ -180,9 +180,10 @@ def listening(port: int) -> Callable[[], bool]:
     return check
 
 
-def gunicorn(stack: Stack, port: int, workers: int) -> int:
+def gunicorn(stack: Stack, port: int, workers: int | None = None) -> int:
+    """gunicorn as deployed (gunicorn.conf.py), with `workers` processes if given."""
     return stack.start(
-        f"web-{workers}",
+        "web" if workers is None else f"web-{workers}",
         [
             PYTHON,
             "-m",
@@ -190,8 +191,7 @@ def gunicorn(stack: Stack, port: int, workers: int) -> int:
             "scheduler_ui.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
+            *(() if workers is None else ("--workers", str(workers))),
         ],
         listening(port),
     )
@@ -375,7 +375,7 @@ def bench_web(stack: Stack) -> dict[str, Any]:
         f"{WEB_SECONDS:.0f} s each in {WEB_ROUNDS} rounds"
     )
     port = free_port()
-    web_pid = gunicorn(stack, port, workers=5)
+    web_pid = gunicorn(stack, port)
     browsers = [Browser(port) for _ in range(WEB_CLIENTS)]
     baseline, form, round_ratios = Load(), Load(), []
     for round_ in range(WEB_ROUNDS):
@@ -399,14 +399,16 @@ def bench_web(stack: Stack) -> dict[str, Any]:
             stack, browsers[:1], "/schedulers/new/", scheduler_form("alone"), WEB_SECONDS / 3
         ),
     }
-    rss = max(peak_rss_mb(pid) for pid in children(web_pid))
-    stack.stop("web-5")
+    processes = children(web_pid)
+    rss = max(peak_rss_mb(pid) for pid in processes)
+    stack.stop("web")
     return {
         "baseline": baseline.summary(),
         "form": form.summary(),
         "one_client": {name: result.summary() for name, result in alone.items()},
         "throughput_ratio": form.throughput / baseline.throughput,
         "round_ratios": round_ratios,
+        "web_processes": len(processes),
         "web_worker_peak_rss_mb": rss,
     }
 
@@ -871,7 +873,8 @@ def report(r: dict[str, Any]) -> str:
             )
             + ".",
             "",
-            f"Web: {form['requests']} form POSTs ({form['errors']} not answered 302), "
+            f"Web: gunicorn as deployed ({web['web_processes']} processes, gunicorn.conf.py), "
+            f"{form['requests']} form POSTs ({form['errors']} not answered 302), "
             f"{base['requests']} baseline POSTs, {WEB_SECONDS:.0f} s each. "
             f"The CSV export took {hist['csv_seconds']:.1f} s.",
             "",

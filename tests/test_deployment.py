@@ -5,7 +5,9 @@ Docker here to run them; compose.yaml is checked for what it runs.)"""
 from __future__ import annotations
 
 import json
+import os
 import re
+import runpy
 import shlex
 from importlib.metadata import requires
 from pathlib import Path
@@ -71,6 +73,31 @@ def test_the_image_installs_the_project_and_its_static_files_and_serves_the_web(
     assert "USER console" in DOCKERFILE
     assert cmd is not None
     assert shlex.join(json.loads(cmd.group(1))) == compose_commands()["web"]
+
+
+def gunicorn_settings(monkeypatch, web_concurrency: str | None = None) -> dict[str, object]:
+    if web_concurrency is None:
+        monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    else:
+        monkeypatch.setenv("WEB_CONCURRENCY", web_concurrency)
+    return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+def test_the_web_runs_two_processes_per_core_plus_one(monkeypatch):
+    # One process uses one core at a time: gunicorn's default of one process
+    # would leave the others idle.
+    cores = len(os.sched_getaffinity(0))
+
+    assert gunicorn_settings(monkeypatch)["workers"] == 2 * cores + 1
+
+
+def test_web_concurrency_sets_the_number_of_web_processes(monkeypatch):
+    assert gunicorn_settings(monkeypatch, "3")["workers"] == 3
+
+
+def test_web_processes_are_threaded_so_a_long_export_is_not_killed(monkeypatch):
+    # A sync worker is killed after gunicorn's timeout, mid-export.
+    assert gunicorn_settings(monkeypatch)["worker_class"] == "gthread"
 
 
 def test_gunicorn_is_a_runtime_dependency():
