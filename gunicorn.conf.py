@@ -12,8 +12,15 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (cores or 1) + 1)
 
 # Threaded workers: a sync worker is killed after `timeout` seconds even while
 # it streams a long CSV export of the history; a threaded worker's heartbeat
-# does not wait for its requests. Two threads, not more: the threads of a
-# process take turns holding the interpreter, and at four a form POST cost
-# a fifth more CPU under load (docs/benchmarks.md).
+# does not wait for its requests.
 worker_class = "gthread"
 threads = 2
+
+# A process takes a connection only when one of its threads is free: waiting
+# connections stay in the kernel's queue for whichever process frees up first.
+# By default a busy process takes up to a thousand and queues them behind its
+# own, and under load the slowest requests waited more than twice as long
+# (docs/benchmarks.md). Hence no keep-alive: an idle kept connection would hold
+# a thread's place. The reverse proxy in front keeps its own.
+worker_connections = threads
+keepalive = 0

@@ -100,6 +100,14 @@ def test_web_processes_are_threaded_so_a_long_export_is_not_killed(monkeypatch):
     assert gunicorn_settings(monkeypatch)["worker_class"] == "gthread"
 
 
+def test_a_web_process_takes_a_connection_only_when_a_thread_is_free(monkeypatch):
+    # Otherwise a busy process queues connections that an idle one could serve.
+    settings = gunicorn_settings(monkeypatch)
+
+    assert settings["worker_connections"] == settings["threads"]
+    assert settings["keepalive"] == 0
+
+
 def test_gunicorn_is_a_runtime_dependency():
     runtime = [r for r in requires("lookout-scheduler-console") or [] if "extra ==" not in r]
 
