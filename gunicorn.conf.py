@@ -5,10 +5,12 @@ import os
 
 # Python runs one thread at a time per process, so the web uses every core only
 # with a process per core; two per core plus one keep a core busy while another
-# process waits on the database. WEB_CONCURRENCY (gunicorn's own variable) sets
-# another number.
+# process waits on the database. At most eight: every thread may hold a
+# PostgreSQL connection, and PostgreSQL allows 100 by default for the web and
+# the workers together. WEB_CONCURRENCY (gunicorn's own variable) sets another
+# number.
 cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (cores or 1) + 1)
+workers = int(os.environ.get("WEB_CONCURRENCY") or min(2 * (cores or 1) + 1, 8))
 
 # Threaded workers: a sync worker is killed after `timeout` seconds even while
 # it streams a long CSV export of the history; a threaded worker's heartbeat

@@ -83,12 +83,23 @@ def gunicorn_settings(monkeypatch, web_concurrency: str | None = None) -> dict[s
     return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
+def on_cores(monkeypatch, count: int) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(count)))
+
+
 def test_the_web_runs_two_processes_per_core_plus_one(monkeypatch):
     # One process uses one core at a time: gunicorn's default of one process
     # would leave the others idle.
-    cores = len(os.sched_getaffinity(0))
+    on_cores(monkeypatch, 2)
 
-    assert gunicorn_settings(monkeypatch)["workers"] == 2 * cores + 1
+    assert gunicorn_settings(monkeypatch)["workers"] == 5
+
+
+def test_the_web_runs_at_most_eight_processes_on_a_large_host(monkeypatch):
+    # Each thread may hold one of PostgreSQL's 100 default connections.
+    on_cores(monkeypatch, 64)
+
+    assert gunicorn_settings(monkeypatch)["workers"] == 8
 
 
 def test_web_concurrency_sets_the_number_of_web_processes(monkeypatch):
