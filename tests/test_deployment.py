@@ -13,8 +13,10 @@ from importlib.metadata import requires
 from pathlib import Path
 
 from django.core.management import call_command
+from django.db import connection
 
-from tests.services import ROOT
+from scheduler_ui.schedulers.models import Submission
+from tests.services import ROOT, require_postgres
 
 COMPOSE = (ROOT / "compose.yaml").read_text()
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -135,3 +137,18 @@ def test_the_migrations_describe_the_models(db):
     # A model change without its migration would reach a team's database only
     # as an error at the first query that needs it.
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_postgresql_plans_a_query_once_per_connection_when_it_repeats(db):
+    require_postgres()
+    for _ in range(6):
+        list(Submission.objects.filter(scheduler_name="pump-7"))
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%schedulers_submission%scheduler_name%"],
+        )
+        (prepared,) = cursor.fetchone()
+
+    assert prepared == 1
