@@ -304,13 +304,33 @@ def test_many_status_changes_are_recorded_in_a_fixed_number_of_queries(
     for submission in pending:
         submission.refresh_from_db()
 
-    # The transaction, the rows locked and read, one update, one insert of events.
+    # The transaction, the rows locked and read, one update for the one new status,
+    # one insert of events.
     with django_assert_num_queries(5):
         changed = Submission.record_statuses({s: "RUNNING" for s in pending})
 
     assert changed == 20
     assert set(Submission.objects.values_list("scheduler_status", flat=True)) == {"RUNNING"}
     assert SubmissionEvent.objects.filter(kind=EventKind.STATUS_CHANGED).count() == 20
+
+
+def test_status_changes_to_different_statuses_each_land_on_their_own_row(db):
+    followed = [make_submission(InferenceSchedulerName=f"pump-{i}") for i in range(4)]
+    Submission.objects.update(state=State.SUCCEEDED, scheduler_status="PENDING")
+    for submission in followed:
+        submission.refresh_from_db()
+    new = ["RUNNING", "STOPPED", "RUNNING", "PENDING"]
+
+    assert Submission.record_statuses(dict(zip(followed, new, strict=True))) == 3
+
+    recorded = dict(Submission.objects.values_list("pk", "scheduler_status"))
+    assert [recorded[s.pk] for s in followed] == new
+    changes = SubmissionEvent.objects.filter(kind=EventKind.STATUS_CHANGED)
+    assert sorted((e.submission_id, e.details["to"]) for e in changes) == [
+        (followed[0].pk, "RUNNING"),
+        (followed[1].pk, "STOPPED"),
+        (followed[2].pk, "RUNNING"),
+    ]
 
 
 def test_a_status_another_follower_recorded_meanwhile_is_not_recorded_again(db):

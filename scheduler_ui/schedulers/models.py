@@ -515,9 +515,13 @@ class Submission(models.Model):
                         details={"from": previous, "to": status},
                     )
                 )
-            Submission.objects.bulk_update(
-                [event.submission for event in events], ["scheduler_status", "updated_at"]
-            )
+            # One UPDATE per new status: bulk_update's CASE, a branch per row,
+            # cost a quarter of a millisecond a row.
+            moved_to: dict[str, list[int]] = {}
+            for event in events:
+                moved_to.setdefault(event.details["to"], []).append(event.submission_id)
+            for status, pks in moved_to.items():
+                cls.objects.filter(pk__in=pks).update(scheduler_status=status, updated_at=now)
             SubmissionEvent.objects.bulk_create(events)
         return len(events)
 
