@@ -147,15 +147,27 @@ class Stack:
             self.stop(name)
 
     def cpu(self) -> dict[str, float]:
-        """CPU seconds used so far by each part: the processes started here (a
-        worker with its pool, gunicorn with its workers; numbered names counted
-        together), PostgreSQL, Redis, and this "bench process" (the web clients,
-        the plain script). On two shared cores, this is what limits throughput."""
+        """CPU seconds used so far by each part: the processes started here
+        (gunicorn with its workers; the Celery workers' main processes, and
+        their pools; numbered names counted together), PostgreSQL, Redis, and
+        this "bench process" (the web clients, the plain script). On two shared
+        cores, this is what limits throughput."""
         parts: dict[str, float] = {}
+
+        def add(part: str, seconds: float) -> None:
+            parts[part] = parts.get(part, 0.0) + seconds
+
         for name, process in self.processes.items():
             part = name.rstrip("-0123456789")
-            pids = [process.pid, *children(process.pid)]
-            parts[part] = parts.get(part, 0.0) + sum(cpu_seconds(pid) for pid in pids)
+            own = cpu_seconds(process.pid)
+            pool = sum(cpu_seconds(pid) for pid in children(process.pid))
+            if part == "worker":
+                # A worker's main process takes the messages from Redis and
+                # acknowledges them; its pool processes run the tasks.
+                add("worker main", own)
+                add("worker pool", pool)
+            else:
+                add(part, own + pool)
         for program in ("postgres", "redis-server"):
             parts[program] = sum(cpu_seconds(pid) for pid in pids_of(program))
         parts["bench process"] = cpu_seconds(os.getpid())
@@ -468,7 +480,7 @@ def bench_pipeline(stack: Stack, endpoint_url: str) -> dict[str, Any]:
     )
     while len(app.control.ping(timeout=1) or []) < len(workers):
         time.sleep(0.2)
-    floor_seconds = celery_floor(app)
+    floor_seconds, floor_cpu = celery_floor(stack, app)
     # What-if: the same with every call answered after PIPELINE_LATENCY_MS, as a
     # remote API's would be. First, so that the rounds after it restart the
     # console's endpoint without the delay.
@@ -503,6 +515,7 @@ def bench_pipeline(stack: Stack, endpoint_url: str) -> dict[str, Any]:
         **median,
         "rounds": rounds,
         "celery_floor_seconds": floor_seconds,
+        "celery_floor_cpu_ms_per_task": floor_cpu,
         "with_latency": {
             "latency_ms": PIPELINE_LATENCY_MS,
             "baseline_seconds": slow_baseline,
@@ -584,20 +597,23 @@ def run_console(
     return seconds, cpu
 
 
-def celery_floor(app: Any) -> float:
+def celery_floor(stack: Stack, app: Any) -> tuple[float, dict[str, float]]:
     """What Celery alone costs: the same workers running as many tasks that do
-    nothing (Celery's own celery.accumulate), from a queue of their own."""
+    nothing (Celery's own celery.accumulate), from a queue of their own. Its
+    wall time, and the CPU per task of each part."""
     queue = "bench-floor"
     for index in range(PIPELINE_SUBMISSIONS):
         app.send_task("celery.accumulate", args=(index,), queue=queue)
+    cpu_before = stack.cpu()
     start = start_consuming(app, queue)
     broker = redis.Redis.from_url(REDIS_URL)
     # Acknowledged late: done once the queue and the unacknowledged messages are empty.
     while broker.llen(queue) or broker.hlen("unacked"):
         time.sleep(0.02)
     seconds = time.monotonic() - start
+    cpu = cpu_ms_each(cpu_used(cpu_before, stack.cpu()), PIPELINE_SUBMISSIONS)
     app.control.cancel_consumer(queue, reply=True, limit=PIPELINE_WORKERS)
-    return seconds
+    return seconds, cpu
 
 
 def start_consuming(app: Any, queue: str) -> float:
@@ -869,6 +885,7 @@ def report(r: dict[str, Any]) -> str:
                     ("baseline POST", base["cpu_ms_per_request"]),
                     ("console submission", pipe["console_cpu_ms_per_submission"]),
                     ("plain-script scheduler", pipe["baseline_cpu_ms_per_scheduler"]),
+                    ("Celery task that does nothing", pipe["celery_floor_cpu_ms_per_task"]),
                 )
             )
             + ".",
