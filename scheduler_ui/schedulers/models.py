@@ -26,6 +26,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from scheduler_ui.schedulers import rows
 from scheduler_ui.schedulers.access import ADMINISTRATOR
 from scheduler_ui.security import client_ip
 
@@ -217,7 +218,7 @@ class Submission(models.Model):
         if waits_for is not None:
             details["waits_for"] = waits_for.pk
         with transaction.atomic():
-            submission = cls.objects.create(
+            submission = cls(
                 operation=operation,
                 request=request,
                 client_token=token,
@@ -230,13 +231,16 @@ class Submission(models.Model):
                 cloned_from=cloned_from,
                 waits_for=waits_for,
             )
-            SubmissionEvent.objects.create(
-                submission=submission,
-                at=now,
-                actor=user,
-                kind=EventKind.SUBMITTED,
-                to_state=state,
-                details=details,
+            rows.insert(submission)
+            rows.insert(
+                SubmissionEvent(
+                    submission=submission,
+                    at=now,
+                    actor=user,
+                    kind=EventKind.SUBMITTED,
+                    to_state=state,
+                    details=details,
+                )
             )
         return submission
 
@@ -316,15 +320,13 @@ class Submission(models.Model):
         with transaction.atomic(savepoint=False):
             # Written only over the row as this object saw it: an attempt that
             # outlived its lease must not undo the attempt that took over.
-            written = (
-                type(self)
-                .objects.filter(pk=self.pk, state=from_state, attempts=self.attempts)
-                .update(**fields)
+            written = rows.update(
+                Submission, {"id": self.pk, "state": from_state, "attempts": self.attempts}, fields
             )
             if written:
                 for name, value in fields.items():
                     setattr(self, name, value)
-                event = SubmissionEvent.objects.create(
+                event = SubmissionEvent(
                     submission=self,
                     at=now,
                     actor=actor,
@@ -333,6 +335,7 @@ class Submission(models.Model):
                     to_state=to_state,
                     details=details or {},
                 )
+                rows.insert(event)
         if not written:
             raise StaleSubmission(f"submission {self.pk} changed since it was read")
         return event
