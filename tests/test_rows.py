@@ -1,14 +1,18 @@
-"""rows.insert and rows.update write what the ORM would have written."""
+"""rows.locked, rows.insert and rows.update read and write as the ORM would."""
 
 from __future__ import annotations
 
 import datetime
 
+import psycopg
+import pytest
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.utils import timezone
 
 from scheduler_ui.schedulers import rows
 from scheduler_ui.schedulers.models import EventKind, State, Submission, SubmissionEvent
+from tests import services
 from tests.factories import make_submission, request_dict
 
 WHEN = datetime.datetime(2026, 3, 1, 12, 30, tzinfo=datetime.UTC)
@@ -89,3 +93,39 @@ def test_update_clears_a_field_with_none(db):
 
     submission.refresh_from_db()
     assert submission.dispatched_at is None
+
+
+def test_locked_reads_the_row_as_a_query_would(db):
+    user = User.objects.create_user("ada")
+    submission = make_submission(Tags=[{"Key": "team", "Value": "ünïcode"}])
+    Submission.objects.filter(pk=submission.pk).update(created_by=user, next_attempt_at=WHEN)
+
+    with transaction.atomic():
+        read = rows.locked(Submission, submission.pk)
+
+    queried = Submission.objects.get(pk=submission.pk)
+    assert read is not None
+    fields = [field.attname for field in Submission._meta.concrete_fields]
+    assert [getattr(read, name) for name in fields] == [getattr(queried, name) for name in fields]
+    assert read.created_by == user and not read._state.adding
+
+
+def test_locked_is_none_for_a_row_that_does_not_exist(db):
+    with transaction.atomic():
+        assert rows.locked(Submission, 404) is None
+
+
+@pytest.mark.postgres
+def test_locked_is_none_while_another_transaction_holds_the_row(transactional_db):
+    services.require_postgres()
+    submission = make_submission()
+
+    with psycopg.connect(services.test_database_url()) as other:
+        other.execute(
+            "SELECT id FROM schedulers_submission WHERE id = %s FOR UPDATE", [submission.pk]
+        )
+        with transaction.atomic():
+            assert rows.locked(Submission, submission.pk) is None
+
+    with transaction.atomic():
+        assert rows.locked(Submission, submission.pk) == submission

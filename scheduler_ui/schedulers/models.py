@@ -352,8 +352,7 @@ class Submission(models.Model):
         lease = datetime.timedelta(seconds=settings.LOOKOUT_ATTEMPT_LEASE_SECONDS)
         early = datetime.timedelta(seconds=2)
         with transaction.atomic():
-            locked = cls.objects.select_for_update(skip_locked=True).filter(pk=pk).order_by()
-            submission = next(iter(locked), None)
+            submission = rows.locked(cls, pk)
             if submission is None:
                 return None
             state = submission.state

@@ -1,21 +1,43 @@
-"""The two writes every submission makes at each step, composed once.
+"""The statements every submission runs at each step, composed once.
 
-A submission's every move is one UPDATE of its row and one INSERT of its event
-(models.Submission._move), and accepting one is two INSERTs. Django composes
-those statements anew each time: on the benchmark's machine that cost about
-0.5 ms a statement, several times what sending it and PostgreSQL running it
-took (docs/benchmarks.md). These write the same rows with the ORM's own tables,
-columns and value conversions (each field's pre_save and get_db_prep_save), and
-compose each statement's text once. Model.save()'s signals are not sent: no
-receiver here listens for these models' saves.
+A worker's claim reads the submission's row locked; every move is then one
+UPDATE of that row and one INSERT of its event (models.Submission._move), and
+accepting a submission is two INSERTs. Django composes each statement anew
+every time: on the benchmark's machine that cost about 0.5 ms a statement,
+several times what sending it and PostgreSQL running it took
+(docs/benchmarks.md). These read and write the same rows with the ORM's own
+tables, columns and value conversions (each field's pre_save, get_db_prep_save
+and database converters), and compose each statement's text once.
+Model.save()'s signals are not sent: no receiver here listens for these
+models' saves.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
+
+
+def locked(model: type[M], pk: int) -> M | None:
+    """The row with this key, locked until the transaction ends (SELECT ... FOR
+    UPDATE SKIP LOCKED); None when there is none or another transaction holds
+    it. SQLite has no row locks: there a write transaction holds the database."""
+    sql, names, columns = _locked_select(connection.vendor, model)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = []
+    for value, (column, converters) in zip(row, columns, strict=True):
+        for convert in converters:
+            value = convert(value, column, connection)
+        values.append(value)
+    return model.from_db(connection.alias, names, values)
 
 
 def update(model: type[models.Model], where: dict[str, Any], values: dict[str, Any]) -> int:
@@ -68,6 +90,26 @@ def _update_sql(
     assignments = ", ".join(f"{_column(fields[name])} = %s" for name in set_names)
     conditions = " AND ".join(f"{_column(fields[name])} = %s" for name in where_names)
     return f"UPDATE {_table(model)} SET {assignments} WHERE {conditions}"
+
+
+@cache
+def _locked_select(
+    vendor: str, model: type[models.Model]
+) -> tuple[str, list[str], list[tuple[Any, list[Any]]]]:
+    """The SELECT, the fields' names in its order, and each column with what turns
+    its database value into the field's (JSON parsed, SQLite's timestamps read),
+    as a query applies them."""
+    fields = list(_fields(model).values())
+    key = _column(_fields(model)[model._meta.pk.name])
+    sql = f"SELECT {', '.join(_column(f) for f in fields)} FROM {_table(model)} WHERE {key} = %s"
+    if connection.features.has_select_for_update_skip_locked:
+        sql += " " + connection.ops.for_update_sql(skip_locked=True)
+    columns = [field.get_col(model._meta.db_table) for field in fields]
+    converters = [
+        connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        for column in columns
+    ]
+    return sql, [field.attname for field in fields], list(zip(columns, converters, strict=True))
 
 
 @cache
