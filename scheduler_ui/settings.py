@@ -280,14 +280,19 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME") or str(
     VAR_DIR / "celerybeat-schedule"
 )
+# Each periodic task expires after one interval: one that waited in the queue
+# longer (behind a burst of submissions) is dropped, as the next is on its way;
+# otherwise all that waited would run at once when the burst ends.
 CELERY_BEAT_SCHEDULE = {
     "sweep": {
         "task": "scheduler_ui.schedulers.tasks.sweep",
         "schedule": LOOKOUT_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": LOOKOUT_SWEEP_INTERVAL_SECONDS},
     },
     "follow-statuses": {
         "task": "scheduler_ui.schedulers.tasks.follow_statuses",
         "schedule": LOOKOUT_FOLLOW_INTERVAL_SECONDS,
+        "options": {"expires": LOOKOUT_FOLLOW_INTERVAL_SECONDS},
     },
 }
 

@@ -1,11 +1,12 @@
-"""The Celery app's wiring: database connections around tasks."""
+"""The Celery app's wiring: database connections around tasks, the periodic tasks."""
 
 from __future__ import annotations
 
 import pytest
+from celery.beat import Scheduler
 from django.db import connection
 
-from scheduler_ui.celery import close_old_database_connections
+from scheduler_ui.celery import app, close_old_database_connections
 from scheduler_ui.schedulers import tasks
 
 
@@ -36,3 +37,14 @@ def test_a_task_closes_the_database_connection_when_none_is_to_be_kept(fresh_con
     close_old_database_connections(sender=tasks.submit_submission)
 
     assert connection.connection is None
+
+
+def test_each_periodic_task_expires_after_one_interval(settings):
+    """One that waited in the queue longer, behind a burst of submissions, is
+    dropped by the worker; the next one is already on its way."""
+    entries = Scheduler(app).schedule
+
+    assert {name: (entry.options or {}).get("expires") for name, entry in entries.items()} == {
+        "follow-statuses": settings.LOOKOUT_FOLLOW_INTERVAL_SECONDS,
+        "sweep": settings.LOOKOUT_SWEEP_INTERVAL_SECONDS,
+    }
