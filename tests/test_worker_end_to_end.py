@@ -3,11 +3,15 @@ worker process → boto3 over HTTP → local endpoint → recorded status."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.urls import reverse
 
-from scheduler_ui.schedulers.models import EventKind, State, Submission
-from tests.factories import full_form_post
+from scheduler_ui.schedulers import tasks
+from scheduler_ui.schedulers.models import EventKind, Operation, State, Submission
+from scheduler_ui.schedulers.submitting import dispatch
+from tests.factories import full_form_post, make_submission, request_dict
 from tests.services import point_celery_at, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,3 +84,37 @@ def test_the_embedded_default_broker_does_the_same(embedded_broker_url, submit_a
     endpoint, submission = submit_and_follow(embedded_broker_url)
 
     assert_created_as_the_endpoint_says(endpoint, submission)
+
+
+def test_a_worker_drops_a_sync_that_waited_past_its_expiry(
+    embedded_broker_url, make_lookout_endpoint, start_worker, monkeypatch
+):
+    """Beat sends each sync to expire after one interval: one that waited longer
+    is dropped, and the next does the work."""
+    endpoint = make_lookout_endpoint()
+    endpoint.backend.invoke(
+        "CreateInferenceScheduler", request_dict(InferenceSchedulerName="outside")
+    )
+    point_celery_at(embedded_broker_url, monkeypatch)
+    expired = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
+    tasks.follow_statuses.apply_async(expires=expired)
+    # Behind the expired sync in the queue: one worker process takes them in order.
+    after_it = make_submission()
+    dispatch(after_it)
+    start_worker(embedded_broker_url, endpoint.url, concurrency=1, beat=False)
+    wait_until(
+        lambda: Submission.objects.get(pk=after_it.pk).is_settled,
+        timeout=60,
+        what="the submission queued after the expired sync to be worked on",
+    )
+
+    assert not Submission.objects.filter(operation=Operation.IMPORTED).exists()
+
+    tasks.follow_statuses.apply_async()
+    wait_until(
+        lambda: Submission.objects.filter(
+            operation=Operation.IMPORTED, scheduler_name="outside"
+        ).exists(),
+        timeout=60,
+        what="the next sync to import the scheduler the console did not create",
+    )
