@@ -579,6 +579,8 @@ def run_console(
     for index in range(PIPELINE_SUBMISSIONS):
         dispatch(Submission.accept(request(f"console-{index}", f"console-token-{index}"), None))
     cpu_before = stack.cpu()
+    # The sync's queue too: the workers read both in turn, as deployed.
+    app.control.add_consumer("status")
     start = start_consuming(app, "celery")
     running = Submission.objects.filter(scheduler_status="RUNNING")
     while running.count() < PIPELINE_SUBMISSIONS:
@@ -588,7 +590,8 @@ def run_console(
     seconds = time.monotonic() - start
     cpu = cpu_ms_each(cpu_used(cpu_before, stack.cpu()), PIPELINE_SUBMISSIONS)
     # Idle again before the next round clears the tables.
-    app.control.cancel_consumer("celery", reply=True, limit=PIPELINE_WORKERS)
+    for queue in ("celery", "status"):
+        app.control.cancel_consumer(queue, reply=True, limit=PIPELINE_WORKERS)
     deadline = time.monotonic() + 30
     while any((app.control.inspect(timeout=1).active() or {}).values()):
         if time.monotonic() > deadline:

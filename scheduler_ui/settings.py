@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 # Lets the admin's classes take type parameters at run time, as the stubs say.
 django_stubs_ext.monkeypatch()
@@ -280,9 +281,22 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME") or str(
     VAR_DIR / "celerybeat-schedule"
 )
-# Each periodic task expires after one interval: one that waited in the queue
-# longer (behind a burst of submissions) is dropped, as the next is on its way;
-# otherwise all that waited would run at once when the burst ends.
+# Two queues, and every worker reads both in turn. Submissions go to Celery's
+# default one, and so does the sweep: behind them, it never mistakes a submission
+# still waiting its turn for a lost one. The status sync and a refresh someone
+# asked for have a queue of their own, so that a burst of creates (a thousand
+# take 100 s at 10 calls a second) does not hold them up. -Q gives a worker one.
+CELERY_TASK_QUEUES = [
+    Queue("celery", routing_key="celery"),
+    Queue("status", routing_key="status"),
+]
+CELERY_TASK_ROUTES = {
+    "scheduler_ui.schedulers.tasks.follow_statuses": {"queue": "status"},
+    "scheduler_ui.schedulers.tasks.refresh_status": {"queue": "status"},
+}
+# Each periodic task expires after one interval: one that waited longer (the
+# sweep behind a burst of submissions, or every worker process busy) is dropped,
+# as the next is on its way; otherwise all that waited would run at once.
 CELERY_BEAT_SCHEDULE = {
     "sweep": {
         "task": "scheduler_ui.schedulers.tasks.sweep",

@@ -48,3 +48,21 @@ def test_each_periodic_task_expires_after_one_interval(settings):
         "follow-statuses": settings.LOOKOUT_FOLLOW_INTERVAL_SECONDS,
         "sweep": settings.LOOKOUT_SWEEP_INTERVAL_SECONDS,
     }
+
+
+def queue_of(task: str) -> str:
+    return str(app.amqp.router.route({}, f"scheduler_ui.schedulers.tasks.{task}")["queue"].name)
+
+
+def test_the_status_sync_and_a_refresh_have_a_queue_of_their_own():
+    assert {queue_of("follow_statuses"), queue_of("refresh_status")} == {"status"}
+
+
+def test_submissions_and_the_sweep_wait_in_the_default_queue():
+    """Behind the submissions, the sweep never takes one still waiting its turn
+    for a lost one."""
+    assert {queue_of("submit_submission"), queue_of("sweep")} == {"celery"}
+
+
+def test_a_worker_reads_both_queues_unless_told_otherwise():
+    assert set(app.amqp.queues) == {"celery", "status"}

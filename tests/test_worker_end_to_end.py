@@ -9,7 +9,13 @@ import pytest
 from django.urls import reverse
 
 from scheduler_ui.schedulers import tasks
-from scheduler_ui.schedulers.models import EventKind, Operation, State, Submission
+from scheduler_ui.schedulers.models import (
+    EventKind,
+    Operation,
+    State,
+    Submission,
+    SubmissionEvent,
+)
 from scheduler_ui.schedulers.submitting import dispatch
 from tests.factories import full_form_post, make_submission, request_dict
 from tests.services import point_celery_at, wait_until
@@ -118,3 +124,36 @@ def test_a_worker_drops_a_sync_that_waited_past_its_expiry(
         timeout=60,
         what="the next sync to import the scheduler the console did not create",
     )
+
+
+@pytest.mark.parametrize(
+    "broker", [pytest.param("redis_url", marks=pytest.mark.redis), "embedded_broker_url"]
+)
+def test_a_sync_sent_behind_a_burst_of_submissions_runs_before_them(
+    broker, request, make_lookout_endpoint, start_worker, monkeypatch
+):
+    """The sync has a queue of its own, which workers read in turn with the
+    submissions': a burst of creates does not hold the statuses up."""
+    broker_url = request.getfixturevalue(broker)
+    endpoint = make_lookout_endpoint()
+    endpoint.backend.invoke(
+        "CreateInferenceScheduler", request_dict(InferenceSchedulerName="outside")
+    )
+    point_celery_at(broker_url, monkeypatch)
+    for index in range(6):
+        dispatch(make_submission(InferenceSchedulerName=f"pump-{index}"))
+    tasks.follow_statuses.apply_async()
+    start_worker(broker_url, endpoint.url, concurrency=1, beat=False)
+
+    def all_done() -> bool:
+        burst = Submission.objects.filter(operation=Operation.CREATE)
+        imported = Submission.objects.filter(operation=Operation.IMPORTED)
+        return all(s.is_settled for s in burst) and imported.exists()
+
+    wait_until(all_done, timeout=60, what="the burst and the sync to be worked on")
+
+    imported = Submission.objects.get(operation=Operation.IMPORTED, scheduler_name="outside")
+    attempts_before = SubmissionEvent.objects.filter(
+        kind=EventKind.ATTEMPT, at__lt=imported.created_at
+    ).count()
+    assert attempts_before < 3, f"the sync ran after {attempts_before} of the 6 attempts"
