@@ -28,9 +28,11 @@ from playwright.sync_api import (
 )
 
 from scheduler_ui.local_endpoint.server import LocalEndpoint
+from scheduler_ui.schedulers import submitting
 from scheduler_ui.schedulers.forms import CreateSchedulerForm
 from scheduler_ui.schedulers.models import Submission
-from tests.factories import form_post, full_form_post, make_submission, make_user
+from tests.conftest import Lookout
+from tests.factories import form_post, full_form_post, make_submission, make_user, request_dict
 from tests.services import ROOT, point_celery_at, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -92,9 +94,8 @@ def new_page(browser: Browser, live_server: Any) -> Iterator[Callable[..., Page]
             errors.append(f"{response.status} {response.url}")
 
     def new(**options: Any) -> Page:
-        context = browser.new_context(
-            base_url=live_server.url, viewport={"width": 1280, "height": 900}, **options
-        )
+        options = {"viewport": {"width": 1280, "height": 900}, **options}
+        context = browser.new_context(base_url=live_server.url, **options)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", on_page_error)
@@ -140,6 +141,17 @@ def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("() => window.scrollTo(0, 0)")  # sticky parts in their place
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def overflowing_boxes(page: Page) -> list[str]:
+    """The page itself and its scrollable tables, where wider than the window."""
+    return list(
+        page.evaluate(
+            """() => [document.documentElement, ...document.querySelectorAll('.table-responsive')]
+                .filter((box) => box.scrollWidth > box.clientWidth)
+                .map((box) => box.className || box.tagName)"""
+        )
+    )
 
 
 def fill_form(page: Page, data: dict[str, str]) -> None:
@@ -418,6 +430,66 @@ def test_the_history_filters_by_scheduler_and_by_kind(
     page.goto("/history/?kind=failed")
     expect(rows).to_have_count(1)
     expect(rows).to_contain_text("fan-scheduler")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/history/",
+        "/history/schedulers/pump-scheduler/",
+        "/submissions/{pk}/",
+        "/schedulers/new/",
+        "/schedulers/bulk/",
+        "/settings/",
+    ],
+)
+def test_a_page_fits_a_laptop_window_without_scrolling_sideways(
+    page: Page, operator: User, team_activity: list[Submission], path: str
+) -> None:
+    log_in(page, operator)  # the window is 1280 pixels wide
+    response = page.goto(path.format(pk=team_activity[0].pk))
+    assert response is not None and response.ok
+
+    assert overflowing_boxes(page) == []
+
+
+def test_the_scheduler_pages_fit_a_laptop_window_without_scrolling_sideways(
+    page: Page, operator: User, lookout: Lookout
+) -> None:
+    name = "north-plant-" + "compressor-" * 6 + "vibration"  # long, as real names get
+    request = {**request_for(full_form_post()), "InferenceSchedulerName": name}
+    lookout.client.create_inference_scheduler(**request)
+    lookout.client.create_inference_scheduler(
+        **request_dict(InferenceSchedulerName="fan-1", ModelName="fan-model")
+    )
+    submitting.follow_statuses()  # both are imported, as the console found them
+    log_in(page, operator)
+
+    page.goto("/schedulers/")
+    expect(page.get_by_role("link", name=name)).to_be_visible()
+    screenshot(page, "schedulers")
+    assert overflowing_boxes(page) == []
+    assert_accessible(page)
+
+    page.get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+    screenshot(page, "scheduler")
+    assert overflowing_boxes(page) == []
+    assert_accessible(page)
+
+
+def test_a_history_detail_breaks_between_its_pairs_not_inside_a_name(
+    new_page: Callable[..., Page], operator: User, team_activity: list[Submission]
+) -> None:
+    page = new_page(viewport={"width": 1024, "height": 768})  # where the details wrap most
+    log_in(page, operator)
+    page.goto("/history/")
+
+    names = page.locator(".history-details .text-body-secondary")
+    expect(names.first).to_be_visible()
+    lines = names.evaluate_all("(spans) => spans.map((span) => span.getClientRects().length)")
+    assert set(lines) == {1}
 
 
 def test_the_login_page_is_styled_scripted_and_accessible(page: Page) -> None:

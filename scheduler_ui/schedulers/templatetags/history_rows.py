@@ -23,7 +23,7 @@ ROW = (
     "<td>{}</td>"
     '<td class="text-nowrap"><a href="{}">{}</a></td>'
     '<td><a href="{}">#{}</a></td>'
-    '<td class="small text-nowrap">{}</td>'
+    '<td class="small">{}</td>'
     '<td class="small history-details">{}</td>'
     "</tr>"
 )
@@ -36,8 +36,9 @@ def history_row(event: SubmissionEvent) -> SafeString:
     moved = ""
     if event.from_state != event.to_state:
         moved = f"{event.get_from_state_display() or '—'} → {event.get_to_state_display()}"
+    # Spaced, so that a line breaks between two pairs rather than inside a name.
     details = format_html_join(
-        "", DETAIL, ((key, value) for key, value in event.details.items() if value != "")
+        " ", DETAIL, ((key, value) for key, value in event.details.items() if value != "")
     )
     return format_html(
         ROW,
