@@ -405,6 +405,18 @@ def test_the_overview_shows_each_submission_with_its_state(
     assert_accessible(page)
 
 
+def test_the_overview_shows_every_count_on_one_line_in_a_laptop_window(
+    page: Page, operator: User
+) -> None:
+    log_in(page, operator)  # the window is 1280 pixels wide
+
+    counts = page.get_by_role("list").filter(has=page.get_by_test_id("count-stuck"))
+    tops = counts.get_by_role("listitem").evaluate_all(
+        "(items) => items.map((item) => item.getBoundingClientRect().top)"
+    )
+    assert len(tops) == 7 and len(set(tops)) == 1
+
+
 def test_the_overview_says_what_to_do_when_empty(page: Page, operator: User) -> None:
     log_in(page, operator)
 
