@@ -52,6 +52,16 @@ MANAGEMENT_FIELDS = {"tags-TOTAL_FORMS", "tags-INITIAL_FORMS"}
 # Long enough for a worker process to start and the scheduler to settle.
 LIVE_TIMEOUT_MS = 45_000
 READ = ("view_submission", "view_submissionevent")  # what every role may do
+# The pages a person with data reaches from the menu; {pk} is a submission's.
+MAIN_PAGES = [
+    "/",
+    "/history/",
+    "/history/schedulers/pump-scheduler/",
+    "/submissions/{pk}/",
+    "/schedulers/new/",
+    "/schedulers/bulk/",
+    "/settings/",
+]
 EXPECTED_CONSOLE_ERRORS = (
     # A page refused on purpose (403); failing scripts, styles and XHRs are
     # caught by their responses instead.
@@ -444,18 +454,7 @@ def test_the_history_filters_by_scheduler_and_by_kind(
     expect(rows).to_contain_text("fan-scheduler")
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/",
-        "/history/",
-        "/history/schedulers/pump-scheduler/",
-        "/submissions/{pk}/",
-        "/schedulers/new/",
-        "/schedulers/bulk/",
-        "/settings/",
-    ],
-)
+@pytest.mark.parametrize("path", MAIN_PAGES)
 def test_a_page_fits_a_laptop_window_without_scrolling_sideways(
     page: Page, operator: User, team_activity: list[Submission], path: str
 ) -> None:
@@ -466,16 +465,36 @@ def test_a_page_fits_a_laptop_window_without_scrolling_sideways(
     assert overflowing_boxes(page) == []
 
 
-def test_the_scheduler_pages_fit_a_laptop_window_without_scrolling_sideways(
-    page: Page, operator: User, lookout: Lookout
+@pytest.mark.parametrize("path", MAIN_PAGES)
+def test_on_a_phone_only_the_tables_scroll_sideways(
+    new_page: Callable[..., Page], operator: User, team_activity: list[Submission], path: str
 ) -> None:
-    name = "north-plant-" + "compressor-" * 6 + "vibration"  # long, as real names get
+    page = new_page(viewport={"width": 390, "height": 844})
+    log_in(page, operator)
+    response = page.goto(path.format(pk=team_activity[0].pk))
+    assert response is not None and response.ok
+
+    assert set(overflowing_boxes(page)) <= {"table-responsive"}
+
+
+@pytest.fixture
+def long_named_scheduler(lookout: Lookout) -> str:
+    """A scheduler with every member set and a long name, as real names get, and
+    another beside it, both on the endpoint and imported by the sync."""
+    name = "north-plant-" + "compressor-" * 6 + "vibration"
     request = {**request_for(full_form_post()), "InferenceSchedulerName": name}
     lookout.client.create_inference_scheduler(**request)
     lookout.client.create_inference_scheduler(
         **request_dict(InferenceSchedulerName="fan-1", ModelName="fan-model")
     )
-    submitting.follow_statuses()  # both are imported, as the console found them
+    submitting.follow_statuses()
+    return name
+
+
+def test_the_scheduler_pages_fit_a_laptop_window_without_scrolling_sideways(
+    page: Page, operator: User, long_named_scheduler: str
+) -> None:
+    name = long_named_scheduler
     log_in(page, operator)
 
     page.goto("/schedulers/")
@@ -489,6 +508,22 @@ def test_the_scheduler_pages_fit_a_laptop_window_without_scrolling_sideways(
     screenshot(page, "scheduler")
     assert overflowing_boxes(page) == []
     assert_accessible(page)
+
+
+def test_on_a_phone_only_the_scheduler_pages_tables_scroll_sideways(
+    new_page: Callable[..., Page], operator: User, long_named_scheduler: str
+) -> None:
+    page = new_page(viewport={"width": 390, "height": 844})
+    log_in(page, operator)
+
+    for path in ("/schedulers/", f"/schedulers/{long_named_scheduler}/"):
+        response = page.goto(path)
+        assert response is not None and response.ok
+        assert set(overflowing_boxes(page)) <= {"table-responsive"}, path
+    # Each configuration value keeps a readable width beside the long member names.
+    values = page.get_by_test_id("configuration").locator("tbody td:nth-child(2)")
+    widths = values.evaluate_all("(cells) => cells.map((cell) => cell.offsetWidth)")
+    assert widths and min(widths) >= 150
 
 
 def test_a_history_detail_breaks_between_its_pairs_not_inside_a_name(
