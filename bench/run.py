@@ -77,13 +77,18 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def cpu_seconds(pid: int) -> float:
-    """The CPU time (user and system) a process has used so far; 0 once it is gone."""
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """The CPU time (user and system) a process has used so far; 0 once it is gone.
+    With `reaped`, also that of its children that have ended (the kernel adds it
+    to the parent's when the parent reaps them)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLOCK_TICKS
 
 
 def pids_of(program: str) -> list[int]:
@@ -168,8 +173,11 @@ class Stack:
                 add("worker pool", pool)
             else:
                 add(part, own + pool)
+        # A PostgreSQL backend ends when its connection closes (a worker's, at
+        # DATABASE_CONN_MAX_AGE): its time, before and during the measurement,
+        # then moves to the postmaster's reaped total, and stays in the sum.
         for program in ("postgres", "redis-server"):
-            parts[program] = sum(cpu_seconds(pid) for pid in pids_of(program))
+            parts[program] = sum(cpu_seconds(pid, reaped=True) for pid in pids_of(program))
         parts["bench process"] = cpu_seconds(os.getpid())
         return parts
 
