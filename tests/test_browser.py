@@ -55,6 +55,7 @@ READ = ("view_submission", "view_submissionevent")  # what every role may do
 # The pages a person with data reaches from the menu; {pk} is a submission's.
 MAIN_PAGES = [
     "/",
+    "/?state=failed",
     "/history/",
     "/history/schedulers/pump-scheduler/",
     "/submissions/{pk}/",
@@ -412,6 +413,21 @@ def test_the_overview_shows_each_submission_with_its_state(
     expect(rows.filter(has_text="turbine-scheduler")).to_contain_text("Waiting to retry")
     expect(rows.filter(has_text="conveyor-scheduler")).to_contain_text("Queued")
     screenshot(page, "overview")
+    assert_accessible(page)
+
+
+def test_a_count_on_the_overview_lists_the_submissions_in_its_state(
+    page: Page, operator: User, team_activity: list[Submission]
+) -> None:
+    log_in(page, operator)
+
+    page.get_by_role("link", name="Failed", exact=True).click()
+
+    expect(page.get_by_role("heading", name="Recent submissions: Failed")).to_be_visible()
+    rows = page.get_by_role("row")
+    expect(rows.filter(has_text="fan-scheduler")).to_contain_text("Failed")
+    expect(rows.filter(has_text="pump-scheduler")).to_have_count(0)
+    screenshot(page, "overview-failed")
     assert_accessible(page)
 
 

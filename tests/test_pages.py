@@ -6,6 +6,8 @@ import pytest
 from django.urls import reverse
 
 from scheduler_ui.schedulers.models import State, Submission
+from scheduler_ui.schedulers.submitting import leave_for_the_sweeper
+from scheduler_ui.schedulers.views import pages
 from tests.factories import make_submission
 from tests.services import point_celery_at
 
@@ -61,6 +63,69 @@ def test_overview_says_what_to_do_when_empty(operator_client):
     response = operator_client.get(reverse("overview"))
 
     assert "Create the first inference scheduler" in response.text
+
+
+def submission_in(state: State, name: str) -> Submission:
+    submission = make_submission(InferenceSchedulerName=name)
+    Submission.objects.filter(pk=submission.pk).update(state=state)
+    return submission
+
+
+def test_each_overview_count_links_to_the_submissions_in_that_state(viewer_client):
+    response = viewer_client.get(reverse("overview"))
+
+    for state in [*State.values, "stuck"]:
+        assert f'href="?state={state}"' in response.text
+
+
+def test_overview_narrowed_to_a_state_lists_only_that_state(viewer_client):
+    submission_in(State.FAILED, "broken-scheduler")
+    submission_in(State.SUCCEEDED, "fine-scheduler")
+
+    response = viewer_client.get(reverse("overview"), {"state": State.FAILED})
+
+    assert "Recent submissions: Failed" in response.text
+    assert "broken-scheduler" in response.text
+    assert "fine-scheduler" not in response.text
+    assert 'href="?state=failed" aria-current="true"' in response.text
+
+
+def test_overview_narrowed_to_the_sweeper_lists_what_no_worker_holds(viewer_client):
+    leave_for_the_sweeper(make_submission(InferenceSchedulerName="unsent-scheduler"))
+    make_submission(InferenceSchedulerName="queued-scheduler")
+
+    response = viewer_client.get(reverse("overview"), {"state": "stuck"})
+
+    assert "Recent submissions: Waiting for the sweeper" in response.text
+    assert "unsent-scheduler" in response.text
+    assert "queued-scheduler" not in response.text
+
+
+def test_overview_narrowed_to_an_empty_state_says_so(viewer_client):
+    submission_in(State.SUCCEEDED, "fine-scheduler")
+
+    response = viewer_client.get(reverse("overview"), {"state": State.FAILED})
+
+    assert "No submission in this state right now." in response.text
+    assert "fine-scheduler" not in response.text
+
+
+def test_overview_says_how_many_it_leaves_out(viewer_client, monkeypatch):
+    monkeypatch.setattr(pages, "RECENT", 2)
+    for number in range(3):
+        submission_in(State.FAILED, f"broken-{number}")
+
+    response = viewer_client.get(reverse("overview"), {"state": State.FAILED})
+
+    assert "The 2 most recent of 3" in response.text
+    assert f"{reverse('history')}?state=failed" in response.text
+    assert "broken-0" not in response.text
+
+
+def test_overview_with_a_state_that_does_not_exist_is_not_found(viewer_client):
+    response = viewer_client.get(reverse("overview"), {"state": "lost"})
+
+    assert response.status_code == 404
 
 
 def test_submission_page_shows_the_request_as_json_and_as_a_boto3_call(viewer_client):

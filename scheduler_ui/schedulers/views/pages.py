@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -13,20 +13,50 @@ from scheduler_ui.schedulers.access import READ
 from scheduler_ui.schedulers.models import State, Submission
 
 RECENT = 50
+# The overview's last count, and what `?state=stuck` lists: accepted work that
+# no worker holds and the sweeper is due to send again.
+STUCK = "stuck"
 
 
 def overview(request: HttpRequest) -> HttpResponse:
+    """Every state's count, each a link to the overview narrowed to that state
+    (`?state=failed`, or `?state=stuck` for the sweeper's), and the most recent
+    submissions of what is shown."""
     if not request.user.has_perms(READ):
         # Where everyone lands after logging in: say why there is nothing to see.
         return render(request, "schedulers/no_role.html", status=403)
-    recent = Submission.objects.select_related("created_by")[:RECENT]
+    now = timezone.now()
     found = dict(Submission.objects.order_by().values_list("state").annotate(Count("id")))
-    state_counts = [(state, found.get(state.value, 0)) for state in State]
-    stuck = Submission.needing_dispatch(timezone.now()).count()
+    stuck = Submission.needing_dispatch(now).count()
+    shown = request.GET.get("state", "")
+    if not shown:
+        submissions, shown_label, total = Submission.objects.all(), "", sum(found.values())
+    elif shown == STUCK:
+        submissions, shown_label, total = (
+            Submission.needing_dispatch(now),
+            "Waiting for the sweeper",
+            stuck,
+        )
+    elif shown in State.values:
+        submissions, shown_label, total = (
+            Submission.objects.filter(state=shown),
+            State(shown).label,
+            found.get(shown, 0),
+        )
+    else:
+        raise Http404("No submission can be in that state.")
     return render(
         request,
         "schedulers/overview.html",
-        {"submissions": recent, "state_counts": state_counts, "stuck": stuck},
+        {
+            "state_counts": [(state, found.get(state.value, 0)) for state in State],
+            "stuck": stuck,
+            "stuck_value": STUCK,
+            "shown": shown,
+            "shown_label": shown_label,
+            "submissions": submissions.select_related("created_by")[:RECENT],
+            "total": total,
+        },
     )
 
 
