@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import django_stubs_ext
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     "axes",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
@@ -297,7 +299,7 @@ CELERY_TASK_ROUTES = {
 # Each periodic task expires after one interval: one that waited longer (the
 # sweep behind a burst of submissions, or every worker process busy) is dropped,
 # as the next is on its way; otherwise all that waited would run at once.
-CELERY_BEAT_SCHEDULE = {
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep": {
         "task": "scheduler_ui.schedulers.tasks.sweep",
         "schedule": LOOKOUT_SWEEP_INTERVAL_SECONDS,

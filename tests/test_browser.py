@@ -30,7 +30,7 @@ from playwright.sync_api import (
 from scheduler_ui.local_endpoint.server import LocalEndpoint
 from scheduler_ui.schedulers import submitting
 from scheduler_ui.schedulers.forms import CreateSchedulerForm
-from scheduler_ui.schedulers.models import Submission
+from scheduler_ui.schedulers.models import PeriodicRun, Submission
 from tests.conftest import Lookout
 from tests.factories import form_post, full_form_post, make_submission, make_user, request_dict
 from tests.services import ROOT, point_celery_at, require
@@ -428,6 +428,22 @@ def test_a_count_on_the_overview_lists_the_submissions_in_its_state(
     expect(rows.filter(has_text="fan-scheduler")).to_contain_text("Failed")
     expect(rows.filter(has_text="pump-scheduler")).to_have_count(0)
     screenshot(page, "overview-failed")
+    assert_accessible(page)
+
+
+def test_the_settings_page_shows_when_each_periodic_task_last_ran(
+    page: Page, operator: User, lookout: Lookout
+) -> None:
+    PeriodicRun.record("follow-statuses", "celery@console-host")
+    log_in(page, operator)
+
+    page.get_by_role("link", name="Settings").click()
+
+    sync = page.get_by_role("row").filter(has_text="The status sync")
+    expect(sync).to_contain_text("celery@console-host")
+    expect(sync).to_contain_text("On time")
+    expect(page.get_by_role("row").filter(has_text="The sweeper")).to_contain_text("Late")
+    screenshot(page, "settings")
     assert_accessible(page)
 
 

@@ -13,7 +13,7 @@ import datetime
 import ipaddress
 import uuid
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -719,6 +719,67 @@ def record_failed_login(
 ) -> None:
     username = str(credentials.get(get_user_model().USERNAME_FIELD, ""))
     AccessEvent.record(AccessKind.LOGIN_FAILED, request, username=username)
+
+
+# --- Background work -------------------------------------------------------------
+
+# What each entry of beat's schedule (settings.CELERY_BEAT_SCHEDULE) is called on the pages.
+PERIODIC_LABELS = {"sweep": "The sweeper", "follow-statuses": "The status sync"}
+
+
+class PeriodicStatus(NamedTuple):
+    name: str
+    label: str
+    every: float
+    finished_at: datetime.datetime | None
+    worker: str
+    overdue: bool
+
+
+class PeriodicRun(models.Model):
+    """When each entry of beat's schedule last ran to its end, and on which worker,
+    like django-celery-beat's "last run at": how a person tells that beat and a
+    worker are running. One row per entry, written over every time."""
+
+    name = models.CharField(primary_key=True, max_length=100)
+    finished_at = models.DateTimeField()
+    worker = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+    @staticmethod
+    def record(name: str, worker: str) -> None:
+        # One statement (an upsert): the status sync runs every few seconds.
+        PeriodicRun.objects.bulk_create(
+            [PeriodicRun(name=name, finished_at=timezone.now(), worker=worker)],
+            update_conflicts=True,
+            unique_fields=["name"],
+            update_fields=["finished_at", "worker"],
+        )
+
+    @classmethod
+    def schedule(cls, now: datetime.datetime) -> list[PeriodicStatus]:
+        """Every entry of beat's schedule with its last run. One is overdue when it
+        has not run for three of its intervals and at least a minute (a slow round
+        is not an outage), or has never run."""
+        runs = {run.name: run for run in cls.objects.all()}
+        statuses = []
+        for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+            every = float(entry["schedule"])
+            run = runs.get(name)
+            late_after = datetime.timedelta(seconds=max(3 * every, 60))
+            statuses.append(
+                PeriodicStatus(
+                    name=name,
+                    label=PERIODIC_LABELS.get(name, name),
+                    every=every,
+                    finished_at=run.finished_at if run else None,
+                    worker=run.worker if run else "",
+                    overdue=run is None or now - run.finished_at > late_after,
+                )
+            )
+        return statuses
 
 
 # --- Roles ----------------------------------------------------------------------

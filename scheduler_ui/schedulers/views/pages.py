@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from scheduler_ui.schedulers.access import READ
-from scheduler_ui.schedulers.models import State, Submission
+from scheduler_ui.schedulers.models import TERMINAL_STATES, PeriodicRun, State, Submission
 
 RECENT = 50
 # The overview's last count, and what `?state=stuck` lists: accepted work that
@@ -45,6 +45,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         )
     else:
         raise Http404("No submission can be in that state.")
+    periodic = PeriodicRun.schedule(now)
+    in_progress = any(n for state, n in found.items() if state not in TERMINAL_STATES)
     return render(
         request,
         "schedulers/overview.html",
@@ -56,6 +58,10 @@ def overview(request: HttpRequest) -> HttpResponse:
             "shown_label": shown_label,
             "submissions": submissions.select_related("created_by")[:RECENT],
             "total": total,
+            # Work waits, and no periodic task has finished on time: beat or
+            # every worker is down (or no worker reads their queues).
+            "stalled": in_progress and all(p.overdue for p in periodic),
+            "last_heard": max((p.finished_at for p in periodic if p.finished_at), default=None),
         },
     )
 

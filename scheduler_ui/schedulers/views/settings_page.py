@@ -1,4 +1,5 @@
-"""/settings/: where the console sends its calls, and as whom. Never a secret."""
+"""/settings/: where the console sends its calls, as whom, and when beat's periodic
+tasks last ran. Never a secret."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from scheduler_ui.lookout import error_code_and_message, make_client
 from scheduler_ui.schedulers.access import can_read
+from scheduler_ui.schedulers.models import PeriodicRun
 
 
 @can_read
@@ -25,6 +28,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             "region": client.meta.region_name,
             # A local endpoint has no STS to ask.
             "identity": None if local else caller_identity(),
+            "periodic": PeriodicRun.schedule(timezone.now()),
         },
     )
 
