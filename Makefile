@@ -15,10 +15,13 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# `make run PORT=8001` when 8000 is taken (ENDPOINT_PORT likewise).
+PORT ?= 8000
+ENDPOINT_PORT ?= 4567
 run: $(INSTALLED)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_local_login
-	$(BIN)/python manage.py run_console
+	$(BIN)/python manage.py run_console --port $(PORT) --endpoint-port $(ENDPOINT_PORT)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -16,8 +16,10 @@ from kombu import Queue
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
+# Local state: the SQLite database and broker, the local endpoint's schedulers,
+# the local login, beat's schedule, collected static files.
+VAR_DIR = Path(os.environ.get("LOOKOUT_VAR_DIR") or BASE_DIR / "var")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -7,7 +7,11 @@ Each main page is checked with axe-core and photographed into var/screenshots/.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +37,7 @@ from scheduler_ui.schedulers.forms import CreateSchedulerForm
 from scheduler_ui.schedulers.models import PeriodicRun, Submission
 from tests.conftest import Lookout
 from tests.factories import form_post, full_form_post, make_submission, make_user, request_dict
-from tests.services import ROOT, point_celery_at, require
+from tests.services import ROOT, free_port, point_celery_at, require, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -579,3 +583,76 @@ def test_the_login_page_is_styled_scripted_and_accessible(page: Page) -> None:
     assert page.evaluate("() => [typeof htmx, typeof bootstrap]") == ["object", "object"]
     screenshot(page, "login")
     assert_accessible(page)
+
+
+# --- `make run`, as the README tells a newcomer ------------------------------------
+
+
+def responds(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def make_run(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`make run` on the embedded default (SQLite, the embedded broker, the local
+    endpoint), its state in a directory of its own; yields the web's address and
+    what it printed up to the login. Ctrl-C at the end must stop every process."""
+    web_port = free_port()
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "LOOKOUT_ENDPOINT_URL"}
+    }
+    env["LOOKOUT_VAR_DIR"] = str(tmp_path)
+    process = subprocess.Popen(
+        ["make", "run", f"PORT={web_port}", f"ENDPOINT_PORT={free_port()}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's
+    )
+    assert process.stdout is not None
+    printed: list[str] = []
+    while not printed or not printed[-1].startswith("Log in as"):
+        line = process.stdout.readline()
+        assert line, f"make run stopped before printing a login: {''.join(printed)}"
+        printed.append(line)
+    url = f"http://127.0.0.1:{web_port}"
+    wait_until(lambda: responds(f"{url}/healthz"), timeout=60, what="make run's web to answer")
+    yield url, "".join(printed)
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
+    process.wait(timeout=30)
+    with pytest.raises(ProcessLookupError):  # not one process of it is left
+        os.killpg(process.pid, 0)
+
+
+def test_make_run_gives_a_newcomer_a_console_that_creates_a_scheduler(
+    browser: Browser, make_run: tuple[str, str]
+) -> None:
+    """README, "Run it", word for word."""
+    url, printed = make_run
+    match = re.search(r"^Log in as (\S+) with password (\S+)$", printed, re.MULTILINE)
+    assert match is not None, printed
+    page = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900}).new_page()
+
+    page.goto("/")
+    page.get_by_label("Username").fill(match[1])
+    page.get_by_label("Password").fill(match[2])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("navigation").get_by_role("link", name="New scheduler").click()
+    page.get_by_label("Scheduler name").fill("pump-scheduler")
+    page.get_by_label("Model name").fill("pump-model")
+    page.get_by_label("Input S3 bucket").fill("plant-input")
+    page.get_by_label("Output S3 bucket").fill("plant-output")
+    page.get_by_label("IAM role ARN").fill("arn:aws:iam::123456789012:role/LookoutAccess")
+    page.get_by_role("button", name="Create scheduler").click()
+
+    expect(page.get_by_role("heading", name="pump-scheduler")).to_be_visible()
+    expect(page.get_by_test_id("scheduler-status")).to_have_text("RUNNING", timeout=LIVE_TIMEOUT_MS)
+    page.context.close()
