@@ -435,6 +435,29 @@ def test_a_count_on_the_overview_lists_the_submissions_in_its_state(
     assert_accessible(page)
 
 
+def test_the_overview_follows_work_in_progress_without_a_reload(
+    page: Page, operator: User, team_activity: list[Submission]
+) -> None:
+    log_in(page, operator)
+    expect(page.get_by_test_id("count-succeeded")).to_have_text("1")
+    moved = navigations(page)
+
+    queued = team_activity[3]
+    Submission.claim(queued.pk)
+    queued.refresh_from_db()
+    queued.succeed(
+        {
+            "InferenceSchedulerArn": "arn:aws:lookoutequipment:us-east-1:123456789012:"
+            "inference-scheduler/conveyor-scheduler/4d5e6f",
+            "Status": "PENDING",
+        }
+    )
+
+    expect(page.get_by_test_id("count-succeeded")).to_have_text("2", timeout=10_000)
+    expect(page.get_by_test_id("count-queued")).to_have_text("0")
+    assert moved == []
+
+
 def test_the_settings_page_shows_when_each_periodic_task_last_ran(
     page: Page, operator: User, lookout: Lookout
 ) -> None:

@@ -122,6 +122,23 @@ def test_overview_says_how_many_it_leaves_out(viewer_client, monkeypatch):
     assert "broken-0" not in response.text
 
 
+def test_overview_refreshes_itself_while_work_is_in_progress(viewer_client):
+    make_submission()
+
+    response = viewer_client.get(reverse("overview"), {"state": State.QUEUED})
+
+    assert 'hx-get="/?state=queued" hx-trigger="every 5s"' in response.text
+
+
+def test_overview_stops_refreshing_once_everything_has_settled(viewer_client):
+    submission_in(State.SUCCEEDED, "fine-scheduler")
+
+    response = viewer_client.get(reverse("overview"))
+
+    assert 'id="overview-live"' in response.text
+    assert "hx-trigger" not in response.text
+
+
 def test_overview_with_a_state_that_does_not_exist_is_not_found(viewer_client):
     response = viewer_client.get(reverse("overview"), {"state": "lost"})
 

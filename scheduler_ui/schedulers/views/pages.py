@@ -58,6 +58,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "shown_label": shown_label,
             "submissions": submissions.select_related("created_by")[:RECENT],
             "total": total,
+            "in_progress": in_progress,
             # Work waits, and no periodic task has finished on time: beat or
             # every worker is down (or no worker reads their queues).
             "stalled": in_progress and all(p.overdue for p in periodic),
