@@ -441,6 +441,7 @@ def test_the_overview_follows_work_in_progress_without_a_reload(
     log_in(page, operator)
     expect(page.get_by_test_id("count-succeeded")).to_have_text("1")
     moved = navigations(page)
+    page.get_by_role("link", name="conveyor-scheduler").focus()  # a keyboard user's place
 
     queued = team_activity[3]
     Submission.claim(queued.pk)
@@ -456,6 +457,7 @@ def test_the_overview_follows_work_in_progress_without_a_reload(
     expect(page.get_by_test_id("count-succeeded")).to_have_text("2", timeout=10_000)
     expect(page.get_by_test_id("count-queued")).to_have_text("0")
     assert moved == []
+    expect(page.get_by_role("link", name="conveyor-scheduler")).to_be_focused()
 
 
 def test_the_settings_page_shows_when_each_periodic_task_last_ran(

@@ -87,7 +87,7 @@ def test_overview_narrowed_to_a_state_lists_only_that_state(viewer_client):
     assert "Recent submissions: Failed" in response.text
     assert "broken-scheduler" in response.text
     assert "fine-scheduler" not in response.text
-    assert 'href="?state=failed" aria-current="true"' in response.text
+    assert 'id="show-failed" aria-current="true"' in response.text
 
 
 def test_overview_narrowed_to_the_sweeper_lists_what_no_worker_holds(viewer_client):
