@@ -8,7 +8,7 @@ from django.urls import reverse
 from scheduler_ui.schedulers.models import State, Submission
 from scheduler_ui.schedulers.submitting import leave_for_the_sweeper
 from scheduler_ui.schedulers.views import pages
-from tests.factories import make_submission
+from tests.factories import form_post, make_submission
 from tests.services import point_celery_at
 
 PAGES = ["overview", "submission_new", "admin:index"]
@@ -137,6 +137,16 @@ def test_overview_stops_refreshing_once_everything_has_settled(viewer_client):
 
     assert 'id="overview-live"' in response.text
     assert "hx-trigger" not in response.text
+
+
+def test_a_refresh_of_the_overview_leaves_a_message_for_the_next_page(operator_client):
+    operator_client.post(reverse("submission_new"), form_post())  # "... it is queued."
+
+    refresh = operator_client.get(reverse("overview"), headers={"HX-Request": "true"})
+    page = operator_client.get(reverse("overview"))
+
+    assert "it is queued" not in refresh.text
+    assert "it is queued" in page.text
 
 
 def test_overview_with_a_state_that_does_not_exist_is_not_found(viewer_client):
