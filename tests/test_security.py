@@ -262,6 +262,17 @@ def test_no_console_page_renders_inline_script_or_style(superuser_client, some_h
             assert inline_content(page_text(response)) == [], url
 
 
+def test_no_console_page_shows_its_template_source(superuser_client, some_history):
+    """A Django {# comment #} ends with its line: one that spans lines shows on the page."""
+    urls = [console_url(name, some_history) for name in CONSOLE_PAGES]
+
+    for url in urls:
+        response = superuser_client.get(url)
+        if response["Content-Type"].startswith("text/html"):
+            body = page_text(response)
+            assert [tag for tag in ("{#", "#}", "{%", "%}") if tag in body] == [], url
+
+
 def test_the_form_and_its_preview_render_no_inline_script_or_style(superuser_client):
     post = form_post(tags=[("team", "ops")], role_arn="not-a-role")
     pages = [
