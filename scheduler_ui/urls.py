@@ -8,6 +8,7 @@ from scheduler_ui.schedulers.views import (
     bulk,
     history,
     pages,
+    password,
     schedulers,
     settings_page,
     submissions,
@@ -59,5 +60,6 @@ urlpatterns = [
     path("settings/", settings_page.settings_page, name="settings"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", password.change_password, name="password_change"),
     path("admin/", admin.site.urls),
 ]

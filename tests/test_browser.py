@@ -66,6 +66,7 @@ MAIN_PAGES = [
     "/schedulers/new/",
     "/schedulers/bulk/",
     "/settings/",
+    "/accounts/password/",
 ]
 EXPECTED_CONSOLE_ERRORS = (
     # A page refused on purpose (403); failing scripts, styles and XHRs are
@@ -608,6 +609,100 @@ def test_the_login_page_is_styled_scripted_and_accessible(page: Page) -> None:
     assert page.evaluate("() => [typeof htmx, typeof bootstrap]") == ["object", "object"]
     screenshot(page, "login")
     assert_accessible(page)
+
+
+# --- The navigation bar and the account menu ----------------------------------------
+
+
+@pytest.fixture
+def administrator() -> User:
+    """Staff, so the bar also has Admin, and a long name, as real names get."""
+    return make_user(
+        "maria",
+        *READ,
+        "add_submission",
+        is_staff=True,
+        first_name="Maria Fernanda",
+        last_name="Oliveira-Vasconcelos de Albuquerque",
+    )
+
+
+def top_level_items(page: Page) -> list[dict[str, float]]:
+    """Where the bar's brand, links and account menu are, as they show."""
+    return list(
+        page.locator("nav.console-navbar")
+        .locator(".navbar-brand, .navbar-nav > .nav-item > .nav-link")
+        .evaluate_all(
+            """(items) => items.filter((item) => item.offsetParent !== null).map((item) => {
+                const box = item.getBoundingClientRect();
+                return {top: box.top, bottom: box.bottom, height: box.height};
+            })"""
+        )
+    )
+
+
+def test_in_a_laptop_window_the_whole_bar_is_one_line(page: Page, administrator: User) -> None:
+    log_in(page, administrator)  # the window is 1280 pixels wide
+
+    items = top_level_items(page)
+
+    assert len(items) == 8  # the brand, six links and the account menu
+    link_heights = {round(item["height"]) for item in items[1:]}
+    assert len(link_heights) == 1  # no link broken over two lines
+    middles = {round((item["top"] + item["bottom"]) / 2) for item in items}
+    assert max(middles) - min(middles) <= 2  # side by side
+    expect(page.get_by_role("button", name="Toggle navigation")).to_be_hidden()
+
+
+def test_in_a_narrower_window_the_links_fold_behind_the_menu_button(
+    new_page: Callable[..., Page], administrator: User
+) -> None:
+    page = new_page(viewport={"width": 1024, "height": 768})
+    log_in(page, administrator)
+    links = page.get_by_role("navigation", name="Main").get_by_role("link", name="History")
+    expect(links).to_be_hidden()
+
+    page.get_by_role("button", name="Toggle navigation").click()
+
+    expect(links).to_be_visible()
+    heights = {round(item["height"]) for item in top_level_items(page)[1:]}
+    assert len(heights) == 1  # each link on one line
+
+
+def test_the_account_menu_says_who_is_signed_in_and_changes_the_password(
+    page: Page, operator: User
+) -> None:
+    log_in(page, operator)
+
+    page.get_by_role("button", name="Signed in as Alice Ng").click()
+    menu = page.get_by_role("list", name="Signed in as Alice Ng")
+    expect(menu.get_by_text("Signed in as Alice Ng")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="Change password").click()
+    expect(page.get_by_role("heading", name="Change password")).to_be_visible()
+    screenshot(page, "password_change")
+    assert_accessible(page)
+    page.get_by_label("Old password").fill(PASSWORD)
+    page.get_by_label("New password*", exact=True).fill("a-longer-battery-staple-7")
+    page.get_by_label("New password confirmation").fill("a-longer-battery-staple-7")
+    page.get_by_role("button", name="Change password").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Your password was changed.")
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+
+
+def test_the_account_menu_works_from_the_keyboard(page: Page, operator: User) -> None:
+    log_in(page, operator)
+    menu = page.get_by_role("button", name="Signed in as Alice Ng")
+    menu.focus()
+
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowDown")
+
+    expect(page.get_by_role("link", name="Change password")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("link", name="Change password")).to_be_hidden()
+    expect(menu).to_be_focused()
 
 
 # --- `make run`, as the README tells a newcomer ------------------------------------

@@ -90,6 +90,7 @@ CALLS: dict[str, list[Call]] = {
     "settings": [Call("get", READERS)],
     "login": [Call("get", SIGNED_IN, public=True)],
     "logout": [Call("post", SIGNED_IN)],
+    "password_change": [Call("get", SIGNED_IN), Call("post", SIGNED_IN)],
     "admin:index": [Call("get", ADMINS)],
     "admin:schedulers_submission_changelist": [
         Call("get", ADMINS),

@@ -656,10 +656,12 @@ class AccessKind(models.TextChoices):
     LOGGED_IN = "logged_in", "Logged in"
     LOGGED_OUT = "logged_out", "Logged out"
     LOGIN_FAILED = "login_failed", "Login failed"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
 
 
 class AccessEvent(AppendOnlyModel):
-    """A login, logout or failed login. Written once, never edited or deleted."""
+    """A login, logout, failed login or password change. Written once, never edited
+    or deleted."""
 
     at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=16, choices=AccessKind.choices)

@@ -24,9 +24,18 @@ class Command(BaseCommand):
             PASSWORD_FILE.write_text(f"{USERNAME}\n{password}\n")
             PASSWORD_FILE.chmod(0o600)
             self.stdout.write(f"Created the local superuser {USERNAME!r}.")
-        if PASSWORD_FILE.exists():
-            username, password = PASSWORD_FILE.read_text().split()[:2]
+        if not PASSWORD_FILE.exists():
+            self.stdout.write("Log in with your existing superuser.")
+            return
+        username, password = PASSWORD_FILE.read_text().split()[:2]
+        user = users.filter(username=username).first()
+        if user is not None and user.check_password(password):
             self.stdout.write(f"Log in as {username} with password {password}")
-            self.stdout.write(f"(kept in {PASSWORD_FILE}; delete it once you changed the password)")
+            self.stdout.write(f"(kept in {PASSWORD_FILE} until the password is changed)")
+            return
+        # Its password was changed, or the user is gone: the file would only mislead.
+        PASSWORD_FILE.unlink()
+        if user is not None:
+            self.stdout.write(f"Log in as {username} with the password you chose.")
         else:
             self.stdout.write("Log in with your existing superuser.")
