@@ -572,6 +572,29 @@ def test_the_scheduler_pages_fit_a_laptop_window_without_scrolling_sideways(
     assert_accessible(page)
 
 
+def test_in_the_scheduler_list_short_values_stay_on_one_line(
+    page: Page, operator: User, long_named_scheduler: str
+) -> None:
+    log_in(page, operator)  # the window is 1280 pixels wide
+    page.goto("/schedulers/")
+
+    cells = page.get_by_test_id("schedulers").locator(
+        "tbody td:nth-child(3), tbody td:nth-child(7), tbody .scheduler-actions"
+    )
+    # How far apart the middles of each cell's pieces of text are: a second
+    # line would put one a line's height (about 24 px) below the others.
+    spreads = cells.evaluate_all(
+        """(cells) => cells.map((cell) => {
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            const middles = [...range.getClientRects()].map((r) => (r.top + r.bottom) / 2);
+            return Math.max(...middles) - Math.min(...middles);
+        })"""
+    )
+    assert len(spreads) == 6  # model, record and actions of both rows
+    assert max(spreads) < 5
+
+
 def test_on_a_phone_only_the_scheduler_pages_tables_scroll_sideways(
     new_page: Callable[..., Page], operator: User, long_named_scheduler: str
 ) -> None:

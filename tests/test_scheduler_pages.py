@@ -125,14 +125,59 @@ def test_a_model_filter_no_model_can_have_is_refused_without_asking(viewer_clien
     assert "Must match the pattern" in response.text
 
 
-def test_the_list_goes_past_the_first_page_of_the_listing(viewer_client, configure_lookout):
+@pytest.fixture
+def many_schedulers(configure_lookout):
+    """501 schedulers, s-000 to s-500: one more than a page of the listing."""
     endpoint = configure_lookout(one_scheduler_per_model=False)
     for number in range(501):
         endpoint.backend.invoke(
             "CreateInferenceScheduler", request_dict(InferenceSchedulerName=f"s-{number:03d}")
         )
+    return [f"s-{number:03d}" for number in range(501)]
 
-    assert len(shown(viewer_client)) == 501
+
+def test_the_list_goes_past_the_first_page_of_the_listing(viewer_client, many_schedulers):
+    html = viewer_client.get(reverse("scheduler_list")).text
+
+    assert "1\N{EN DASH}50 of 501 schedulers" in html
+
+
+def test_the_list_shows_fifty_schedulers_a_page_by_name(viewer_client, many_schedulers):
+    assert shown(viewer_client) == set(many_schedulers[:50])
+    assert shown(viewer_client, "?page=2") == set(many_schedulers[50:100])
+    assert shown(viewer_client, "?page=11") == {"s-500"}
+
+
+def test_a_page_number_out_of_range_shows_the_nearest_page(viewer_client, many_schedulers):
+    assert shown(viewer_client, "?page=99") == {"s-500"}
+    assert shown(viewer_client, "?page=x") == set(many_schedulers[:50])
+
+
+def test_the_page_links_keep_the_filters(viewer_client, many_schedulers):
+    html = viewer_client.get(reverse("scheduler_list") + "?name=s-&page=2").text
+
+    assert 'href="?name=s-&amp;page=1" rel="prev"' in html
+    assert 'href="?name=s-&amp;page=3" rel="next"' in html
+    assert "51\N{EN DASH}100 of 501 schedulers" in html
+
+
+def test_the_list_finds_schedulers_by_the_start_of_their_name(viewer_client, lookout):
+    created()
+    created("fan-scheduler", ModelName="fan-model")
+
+    assert shown(viewer_client, "?name=fan") == {"fan-scheduler"}
+    assert shown(viewer_client, "?name=scheduler") == set()
+
+
+def test_a_name_no_scheduler_can_have_is_refused_next_to_its_field(viewer_client, lookout):
+    created()
+
+    response = viewer_client.get(reverse("scheduler_list") + "?name=no+spaces")
+
+    assert response.status_code == 200
+    assert "Must match the pattern" in response.text
+    assert 'value="no spaces"' in response.text  # what was typed stays
+    assert "No scheduler matches these filters." in response.text
 
 
 def test_the_list_offers_the_actions_each_status_allows(operator_client, lookout):

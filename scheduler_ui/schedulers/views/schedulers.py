@@ -14,6 +14,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from scheduler_ui import lookout
 from scheduler_ui.lookout.schedule import input_file_name, next_runs
+from scheduler_ui.lookout.service import member_shape_name
 from scheduler_ui.schedulers import lifecycle
 from scheduler_ui.schedulers.access import can_operate, can_read
 from scheduler_ui.schedulers.forms import UPDATABLE_MEMBERS, MemberValidator, UpdateSchedulerForm
@@ -41,10 +43,23 @@ EXAMPLE_COMPONENT = "<component>"
 
 # --- The list ---------------------------------------------------------------------
 
+NAME_PREFIX_SHAPE = member_shape_name(
+    "ListInferenceSchedulersRequest", "InferenceSchedulerNameBeginsWith"
+)
+# Rows a page of the list shows, as the history does.
+LIST_PAGE_SIZE = 50
+
 
 class SchedulerFilterForm(forms.Form):
     """The filters of /schedulers/: the ListInferenceSchedulers request's own."""
 
+    name = forms.CharField(
+        label="Name begins with",
+        required=False,
+        max_length=lookout.shape(NAME_PREFIX_SHAPE)["max"],
+        validators=[MemberValidator(NAME_PREFIX_SHAPE)],
+        widget=forms.TextInput(attrs={"class": "form-control form-control-sm", "type": "search"}),
+    )
     status = forms.ChoiceField(
         label="Status",
         required=False,
@@ -64,7 +79,11 @@ class SchedulerFilterForm(forms.Form):
 
     def list_params(self) -> dict[str, str]:
         """The ListInferenceSchedulers filters the form asks for."""
-        chosen = {"Status": self.cleaned_data["status"], "ModelName": self.cleaned_data["model"]}
+        chosen = {
+            "InferenceSchedulerNameBeginsWith": self.cleaned_data["name"],
+            "Status": self.cleaned_data["status"],
+            "ModelName": self.cleaned_data["model"],
+        }
         return {member: value for member, value in chosen.items() if value}
 
 
@@ -105,27 +124,33 @@ def listing(params: dict[str, str]) -> list[dict[str, Any]]:
 @can_read
 def scheduler_list(request: HttpRequest) -> HttpResponse:
     filters = SchedulerFilterForm(request.GET)
-    rows: list[Row] = []
+    summaries: list[dict[str, Any]] = []
     error = None
     if filters.is_valid():
         try:
             summaries = listing(filters.list_params())
         except CannotRead as cannot:
             error = cannot
-        else:
-            names = [summary["InferenceSchedulerName"] for summary in summaries]
-            records, busy = Submission.records(names), lifecycle.under_way(names)
-            rows = [
-                Row(s, records.get(name), busy.get(name))
-                for s, name in zip(summaries, names, strict=True)
-            ]
+    # By name, so that a page holds the same schedulers from one visit to the next.
+    summaries = sorted(summaries, key=lambda summary: summary["InferenceSchedulerName"])
+    # A page number out of range or no number at all shows the nearest page.
+    page = Paginator(summaries, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    names = [summary["InferenceSchedulerName"] for summary in page]
+    records, busy = Submission.records(names), lifecycle.under_way(names)
+    other_filters = request.GET.copy()
+    other_filters.pop("page", None)
     return render(
         request,
         "schedulers/scheduler_list.html",
         {
             "filters": filters,
-            "filtered": bool(request.GET),
-            "rows": rows,
+            "filtered": bool(other_filters),
+            "page": page,
+            "rows": [
+                Row(summary, records.get(name), busy.get(name))
+                for summary, name in zip(page, names, strict=True)
+            ],
+            "other_filters": other_filters.urlencode(),
             "error": error,
         },
     )
