@@ -54,6 +54,7 @@ urlpatterns = [
     path(
         "submissions/<int:pk>/refresh/", submissions.refresh_submission, name="submission_refresh"
     ),
+    path("submissions/<int:pk>/cancel/", submissions.cancel_submission, name="submission_cancel"),
     path("history/", history.history, name="history"),
     path("history/export.csv", history.history_export, name="history_export"),
     path("history/schedulers/<str:name>/", history.scheduler_history, name="scheduler_history"),

@@ -436,6 +436,21 @@ def test_a_count_on_the_overview_lists_the_submissions_in_its_state(
     assert_accessible(page)
 
 
+def test_an_operator_cancels_a_queued_submission_from_its_page(
+    page: Page, operator: User, team_activity: list[Submission]
+) -> None:
+    queued = team_activity[3]
+    log_in(page, operator)
+    page.goto(queued.get_absolute_url())
+
+    page.get_by_role("button", name="Cancel").click()
+
+    expect(page.get_by_role("status")).to_contain_text(f"Cancelled submission #{queued.pk}")
+    expect(page.get_by_test_id("state")).to_have_text("Cancelled")
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    assert_accessible(page)
+
+
 def test_the_overview_follows_work_in_progress_without_a_reload(
     page: Page, operator: User, team_activity: list[Submission]
 ) -> None:
@@ -486,7 +501,7 @@ def test_the_overview_shows_every_count_on_one_line_in_a_laptop_window(
     tops = counts.get_by_role("listitem").evaluate_all(
         "(items) => items.map((item) => item.getBoundingClientRect().top)"
     )
-    assert len(tops) == 7 and len(set(tops)) == 1
+    assert len(tops) == 8 and len(set(tops)) == 1
 
 
 def test_the_overview_says_what_to_do_when_empty(page: Page, operator: User) -> None:

@@ -526,6 +526,10 @@ def after_the_step_before(outcome: Callable[[Submission], None]) -> Callable[[Su
     return move
 
 
+def cancel(submission: Submission) -> Submission:
+    return Submission.cancel(submission.pk, None)
+
+
 # (from, to) → (how to get a submission into `from`, how to move it to `to`)
 TRANSITION_CASES = {
     (State.WAITING, State.QUEUED): (
@@ -553,6 +557,9 @@ TRANSITION_CASES = {
         waiting_to_retry,
         lambda s: s.fail("ThrottlingException", "gave up"),
     ),
+    (State.WAITING, State.CANCELLED): (waiting_step, cancel),
+    (State.QUEUED, State.CANCELLED): (lambda s: s, cancel),
+    (State.RETRY_WAIT, State.CANCELLED): (waiting_to_retry, cancel),
 }
 
 

@@ -78,6 +78,7 @@ CALLS: dict[str, list[Call]] = {
     "submission_detail": [Call("get", READERS, args=pk)],
     "submission_status": [Call("get", READERS, args=pk)],
     "submission_refresh": [Call("post", OPERATORS, args=pk)],
+    "submission_cancel": [Call("post", OPERATORS, args=pk)],
     "history": [Call("get", READERS)],
     "history_export": [Call("get", READERS)],
     "scheduler_history": [Call("get", READERS, args=lambda s: [s.scheduler_name])],

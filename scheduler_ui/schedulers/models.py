@@ -63,21 +63,26 @@ class State(models.TextChoices):
     RETRY_WAIT = "retry_wait", "Waiting to retry"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
 
 
-TERMINAL_STATES = frozenset({State.SUCCEEDED, State.FAILED})
+TERMINAL_STATES = frozenset({State.SUCCEEDED, State.FAILED, State.CANCELLED})
+# What someone may still cancel: nothing is being sent. A call under way
+# (IN_FLIGHT) may already have reached AWS, and cancelling it would hide that.
+CANCELLABLE_STATES = frozenset({State.WAITING, State.QUEUED, State.RETRY_WAIT})
 
 # Where a submission may go from each state. IN_FLIGHT → IN_FLIGHT is a new
 # attempt taking over one whose worker died (its lease ran out).
 # WAITING is a later step of a chain (stop, update, start): it is queued once
 # the step before has succeeded and the scheduler is ready for it.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    State.WAITING: frozenset({State.QUEUED, State.FAILED}),
-    State.QUEUED: frozenset({State.IN_FLIGHT, State.FAILED}),
+    State.WAITING: frozenset({State.QUEUED, State.FAILED, State.CANCELLED}),
+    State.QUEUED: frozenset({State.IN_FLIGHT, State.FAILED, State.CANCELLED}),
     State.IN_FLIGHT: frozenset({State.IN_FLIGHT, State.RETRY_WAIT, State.SUCCEEDED, State.FAILED}),
-    State.RETRY_WAIT: frozenset({State.IN_FLIGHT, State.FAILED}),
+    State.RETRY_WAIT: frozenset({State.IN_FLIGHT, State.FAILED, State.CANCELLED}),
     State.SUCCEEDED: frozenset(),
     State.FAILED: frozenset(),
+    State.CANCELLED: frozenset(),
 }
 
 # How long a waiting step lets a scheduler be RUNNING or PENDING after the step
@@ -99,6 +104,7 @@ class EventKind(models.TextChoices):
     STATUS_CHANGED = "status_changed", "Status changed"
     READY = "ready", "Previous step done"
     IMPORTED = "imported", "Imported"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class Submission(models.Model):
@@ -175,7 +181,7 @@ class Submission(models.Model):
     @property
     def is_settled(self) -> bool:
         """Nothing more will change without someone acting: pages stop polling."""
-        if self.state == State.FAILED:
+        if self.state in (State.FAILED, State.CANCELLED):
             return True
         return self.state == State.SUCCEEDED and self.scheduler_status in SETTLED_STATUSES
 
@@ -465,6 +471,32 @@ class Submission(models.Model):
             details["reason"] = reason
         self._move(State.FAILED, EventKind.FAILED, details, error_code=code, error_message=message)
 
+    @classmethod
+    def cancel(cls, pk: int, user: Any) -> Submission:
+        """Cancel a submission nothing is sending, and the later steps that wait
+        for it; raises CannotCancel, saying why, when it is too late."""
+        with transaction.atomic():
+            # SKIP LOCKED: a worker holding the row is claiming it right now.
+            submission = rows.locked(cls, pk)
+            if submission is None or submission.state not in CANCELLABLE_STATES:
+                raise CannotCancel("It is being sent to Lookout for Equipment or has finished.")
+            details: dict[str, Any] = {}
+            if submission.attempts:
+                details["note"] = "an earlier attempt may have reached Lookout for Equipment"
+            submission._move(State.CANCELLED, EventKind.CANCELLED, details, actor=user)
+            cancelled = [submission]
+            while cancelled:
+                before = cancelled.pop()
+                for step in cls.objects.filter(waits_for=before, state=State.WAITING):
+                    step._move(
+                        State.CANCELLED,
+                        EventKind.CANCELLED,
+                        {"reason": f"the step before, #{before.pk}, was cancelled"},
+                        actor=user,
+                    )
+                    cancelled.append(step)
+        return submission
+
     def record_redispatch(self, reason: str) -> None:
         """The sweeper handed the submission to the broker again."""
         with transaction.atomic():
@@ -581,6 +613,10 @@ class AppendOnlyError(Exception):
 
 class StaleSubmission(Exception):
     """The submission moved on since this copy was read (another attempt took over)."""
+
+
+class CannotCancel(Exception):
+    """Too late to cancel: the submission is being sent, or has finished."""
 
 
 class AppendOnlyQuerySet(models.QuerySet[Any]):

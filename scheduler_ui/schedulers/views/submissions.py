@@ -16,7 +16,7 @@ from scheduler_ui.lookout.service import in_model_order
 from scheduler_ui.schedulers import account, lifecycle
 from scheduler_ui.schedulers.access import can_operate, can_read
 from scheduler_ui.schedulers.forms import REQUEST, CreateSchedulerForm, form_from_request
-from scheduler_ui.schedulers.models import Submission
+from scheduler_ui.schedulers.models import CANCELLABLE_STATES, CannotCancel, Submission
 from scheduler_ui.schedulers.submitting import dispatch_on_commit, request_refresh
 
 
@@ -152,6 +152,7 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "schedulers/submission.html",
         {
             "submission": submission,
+            "cancellable": submission.state in CANCELLABLE_STATES,
             "events": submission.events.select_related("actor"),
         },
     )
@@ -178,6 +179,19 @@ def refresh_submission(request: HttpRequest, pk: int) -> HttpResponse:
         messages.warning(
             request, "The task queue is unavailable; the status is checked again soon."
         )
+    return redirect(submission)
+
+
+@require_POST
+@can_operate
+def cancel_submission(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = get_object_or_404(Submission, pk=pk)
+    try:
+        Submission.cancel(submission.pk, request.user)
+    except CannotCancel as error:
+        messages.error(request, f"Submission #{submission.pk} cannot be cancelled now. {error}")
+    else:
+        messages.success(request, f"Cancelled submission #{submission.pk}; nothing more is sent.")
     return redirect(submission)
 
 
