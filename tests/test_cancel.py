@@ -3,6 +3,7 @@ task; a call under way, or a finished one, cannot be cancelled."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -17,6 +18,7 @@ from scheduler_ui.schedulers.models import (
     State,
     Submission,
 )
+from tests import services
 from tests.conftest import Lookout
 from tests.factories import make_submission
 
@@ -121,6 +123,23 @@ def test_cancelling_a_later_step_leaves_the_one_before_it(operator: User) -> Non
 
     stop.refresh_from_db()
     assert stop.state == State.QUEUED
+
+
+@pytest.mark.postgres
+def test_a_submission_a_worker_is_claiming_cannot_be_cancelled(
+    transactional_db: None, operator: User
+) -> None:
+    services.require_postgres()
+    submission = make_submission()
+
+    with psycopg.connect(services.test_database_url()) as worker:
+        worker.execute(
+            "SELECT id FROM schedulers_submission WHERE id = %s FOR UPDATE", [submission.pk]
+        )
+        with pytest.raises(CannotCancel):
+            Submission.cancel(submission.pk, operator)
+
+    assert Submission.objects.get(pk=submission.pk).state == State.QUEUED
 
 
 def test_a_cancelled_submission_is_never_sent(operator: User, lookout: Lookout) -> None:
