@@ -1,5 +1,5 @@
 """The admin panel: read-only submissions and events with their links, filters and
-search; "Re-submit as new" and CSV export; the append-only trail; users managed
+search; "Re-submit as new", Cancel and CSV export; the append-only trail; users managed
 by Administrators; and Clone on the submission page."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from scheduler_ui.schedulers.access import ADMINISTRATOR
 from scheduler_ui.schedulers.models import (
     AppendOnlyError,
     EventKind,
+    Operation,
     State,
     Submission,
     SubmissionEvent,
@@ -217,6 +218,55 @@ def test_resubmit_as_new_handles_several_at_once(admin_client, failed, operator)
 
     clones = Submission.objects.filter(cloned_from__isnull=False).order_by("cloned_from_id")
     assert [clone.cloned_from_id for clone in clones] == [failed.pk, other.pk]
+
+
+# --- Cancel -------------------------------------------------------------------------
+
+
+def cancel(client, *submissions):
+    return client.post(
+        SUBMISSIONS,
+        {"action": "cancel", "_selected_action": [s.pk for s in submissions]},
+        follow=True,
+    )
+
+
+def test_cancel_ends_the_selected_that_nothing_is_sending(admin_client, administrator, operator):
+    queued, other = make_submission(operator), make_submission(operator)
+
+    response = cancel(admin_client, queued, other)
+
+    for submission in (queued, other):
+        submission.refresh_from_db()
+        assert submission.state == State.CANCELLED
+        assert submission.events.latest("id").actor == administrator
+    assert f"Cancelled 2: #{queued.pk}, #{other.pk}." in response.text
+
+
+def test_cancel_says_which_it_was_too_late_for(admin_client, failed, operator):
+    queued = make_submission(operator)
+
+    response = cancel(admin_client, failed, queued)
+
+    assert Submission.objects.get(pk=failed.pk).state == State.FAILED
+    assert f"Cancelled 1: #{queued.pk}." in response.text
+    assert f"Not cancelled, being sent or finished: #{failed.pk}." in response.text
+
+
+def test_cancel_counts_a_step_cancelled_with_the_one_before_it(admin_client, operator):
+    stop = make_submission(operator)
+    start = Submission.accept(
+        {"InferenceSchedulerName": stop.scheduler_name},
+        operator,
+        operation=Operation.START,
+        waits_for=stop,
+    )
+
+    response = cancel(admin_client, stop, start)
+
+    assert Submission.objects.get(pk=start.pk).state == State.CANCELLED
+    assert f"Cancelled 2: #{stop.pk}, #{start.pk}." in response.text
+    assert "Not cancelled" not in response.text
 
 
 # --- CSV export ---------------------------------------------------------------------

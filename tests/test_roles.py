@@ -96,6 +96,7 @@ CALLS: dict[str, list[Call]] = {
     "admin:schedulers_submission_changelist": [
         Call("get", ADMINS),
         Call("post", ADMINS, data=admin_action("resubmit_as_new"), label="resubmit"),
+        Call("post", ADMINS, data=admin_action("cancel"), label="cancel"),
         Call("post", ADMINS, data=admin_action("export_csv"), label="export"),
     ],
     "admin:schedulers_submission_change": [Call("get", ADMINS, args=pk)],

@@ -1,5 +1,5 @@
 """The back office: submissions, their audit trail and the access log, all read-only;
-re-submitting as new and CSV export as actions; users managed by Administrators."""
+re-submitting as new, cancelling and CSV export as actions; users managed by Administrators."""
 
 from __future__ import annotations
 
@@ -16,7 +16,13 @@ from django.utils.html import format_html
 
 from scheduler_ui.schedulers.access import OPERATE
 from scheduler_ui.schedulers.exports import stream_csv
-from scheduler_ui.schedulers.models import AccessEvent, Submission, SubmissionEvent
+from scheduler_ui.schedulers.models import (
+    AccessEvent,
+    CannotCancel,
+    State,
+    Submission,
+    SubmissionEvent,
+)
 from scheduler_ui.schedulers.submitting import dispatch_on_commit
 
 
@@ -89,7 +95,7 @@ class SubmissionAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("created_by",)
     inlines = (ReadOnlyEventInline,)
-    actions = ("resubmit_as_new", "export_csv")
+    actions = ("resubmit_as_new", "cancel", "export_csv")
     fieldsets = (
         (
             "Request",
@@ -184,6 +190,36 @@ class SubmissionAdmin(ReadOnlyAdmin):
         )
 
     def has_resubmit_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(OPERATE)
+
+    @admin.action(description="Cancel (those nothing is sending)", permissions=["cancel"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Submission]) -> None:
+        """Submission.cancel for each, as on its page; a step cancelled with the
+        one before it in the same selection counts as cancelled."""
+        states = dict(queryset.values_list("pk", "state"))
+        cancelled, too_late = [], []
+        for pk, state in sorted(states.items()):
+            if state == State.CANCELLED:
+                continue
+            try:
+                Submission.cancel(pk, request.user)
+            except CannotCancel:
+                if not Submission.objects.filter(pk=pk, state=State.CANCELLED).exists():
+                    too_late.append(f"#{pk}")
+                    continue
+            cancelled.append(f"#{pk}")
+        if cancelled:
+            self.message_user(
+                request, f"Cancelled {len(cancelled)}: {', '.join(cancelled)}.", messages.SUCCESS
+            )
+        if too_late:
+            self.message_user(
+                request,
+                f"Not cancelled, being sent or finished: {', '.join(too_late)}.",
+                messages.WARNING,
+            )
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(OPERATE)
 
     @admin.action(description="Export as CSV", permissions=["view"])
