@@ -451,6 +451,23 @@ def test_an_operator_cancels_a_queued_submission_from_its_page(
     assert_accessible(page)
 
 
+def test_cancel_goes_once_a_worker_takes_the_submission_without_a_reload(
+    page: Page, operator: User
+) -> None:
+    submission = make_submission(operator)
+    log_in(page, operator)
+    page.goto(submission.get_absolute_url())
+    cancel = page.get_by_role("button", name="Cancel")
+    expect(cancel).to_be_visible()
+    seen = navigations(page)
+
+    Submission.claim(submission.pk)
+
+    expect(page.get_by_test_id("state")).to_have_text("Calling AWS")
+    expect(cancel).to_have_count(0)
+    assert seen == []
+
+
 def test_the_overview_follows_work_in_progress_without_a_reload(
     page: Page, operator: User, team_activity: list[Submission]
 ) -> None:

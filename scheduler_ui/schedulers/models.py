@@ -179,6 +179,10 @@ class Submission(models.Model):
         return self.state in TERMINAL_STATES
 
     @property
+    def is_cancellable(self) -> bool:
+        return self.state in CANCELLABLE_STATES
+
+    @property
     def is_settled(self) -> bool:
         """Nothing more will change without someone acting: pages stop polling."""
         if self.state in (State.FAILED, State.CANCELLED):

@@ -16,7 +16,7 @@ from scheduler_ui.lookout.service import in_model_order
 from scheduler_ui.schedulers import account, lifecycle
 from scheduler_ui.schedulers.access import can_operate, can_read
 from scheduler_ui.schedulers.forms import REQUEST, CreateSchedulerForm, form_from_request
-from scheduler_ui.schedulers.models import CANCELLABLE_STATES, CannotCancel, Submission
+from scheduler_ui.schedulers.models import CannotCancel, Submission
 from scheduler_ui.schedulers.submitting import dispatch_on_commit, request_refresh
 
 
@@ -152,7 +152,6 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "schedulers/submission.html",
         {
             "submission": submission,
-            "cancellable": submission.state in CANCELLABLE_STATES,
             "events": submission.events.select_related("actor"),
         },
     )
