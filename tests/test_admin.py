@@ -8,11 +8,15 @@ import csv
 import io
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth.models import Group
+from django.test import Client
 from django.urls import reverse
 
-from scheduler_ui.schedulers.access import ADMINISTRATOR
+from scheduler_ui.schedulers.access import ADMINISTRATOR, VIEWER
 from scheduler_ui.schedulers.models import (
+    AccessEvent,
+    AccessKind,
     AppendOnlyError,
     EventKind,
     Operation,
@@ -316,6 +320,113 @@ def test_an_administrator_cannot_change_a_superuser(admin_client, make_role_user
     assert (posted.status_code, password.status_code) == (403, 403)
     root.refresh_from_db()
     assert root.username == "root"
+
+
+# --- Login lock-outs --------------------------------------------------------------------
+
+LOCK_OUTS = reverse("admin:axes_accessattempt_changelist")
+
+
+@pytest.fixture
+def locked_out(settings, make_role_user):
+    """erin, after five wrong passwords from her address: locked out for 15 minutes."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    erin = make_role_user(VIEWER, "erin")
+    erin.set_password("right-password")
+    erin.save()
+    browser = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(5):
+        browser.post(reverse("login"), {"username": "erin", "password": "wrong"})
+    assert sign_in(browser).status_code == 429
+    return browser
+
+
+def sign_in(browser):
+    return browser.post(reverse("login"), {"username": "erin", "password": "right-password"})
+
+
+def test_an_administrator_sees_who_is_locked_out(admin_client, locked_out):
+    page = admin_client.get(LOCK_OUTS, {"locked_out": "yes"})
+
+    assert "erin" in page.text
+    assert "203.0.113.9" in page.text
+
+
+def test_an_administrator_lifts_a_lock_out_and_the_person_signs_in_at_once(
+    admin_client, locked_out
+):
+    attempts = list(AccessAttempt.objects.values_list("pk", flat=True))
+    admin_client.post(
+        LOCK_OUTS, {"action": "delete_selected", "_selected_action": attempts, "post": "yes"}
+    )
+
+    assert sign_in(locked_out).status_code == 302
+
+
+def test_clearing_failed_logins_is_in_the_access_log(admin_client, administrator, locked_out):
+    attempts = list(AccessAttempt.objects.values_list("pk", flat=True))
+    admin_client.post(
+        LOCK_OUTS, {"action": "delete_selected", "_selected_action": attempts, "post": "yes"}
+    )
+
+    event = AccessEvent.objects.get(kind=AccessKind.FAILURES_CLEARED)
+    assert (event.username, event.ip_address, event.by) == ("erin", "203.0.113.9", administrator)
+
+
+def test_deleting_one_entry_on_its_page_lifts_the_lock_out_too(admin_client, locked_out):
+    attempt = AccessAttempt.objects.get()
+    admin_client.post(
+        reverse("admin:axes_accessattempt_delete", args=[attempt.pk]), {"post": "yes"}
+    )
+
+    assert sign_in(locked_out).status_code == 302
+    assert AccessEvent.objects.filter(kind=AccessKind.FAILURES_CLEARED).count() == 1
+
+
+def test_the_admin_lists_no_login_log_that_is_never_written(client, make_role_user):
+    client.force_login(make_role_user("superuser", "root"))
+
+    page = client.get(reverse("admin:index"))
+
+    assert "Access attempts" in page.text
+    assert "Access logs" not in page.text
+    assert "Access failures" not in page.text
+
+
+def test_the_admin_is_named_for_the_console_and_shows_its_icon(admin_client):
+    page = admin_client.get(reverse("admin:index"))
+
+    assert "<title>Site administration | Lookout Scheduler Console admin</title>" in page.text
+    assert "Django administration" not in page.text
+    assert 'rel="icon" href="/static/favicon.svg"' in page.text
+
+
+def test_an_administrator_setting_a_password_is_in_the_access_log(
+    admin_client, administrator, operator
+):
+    admin_client.post(
+        reverse("admin:auth_user_password_change", args=[operator.pk]),
+        {"usable_password": "true", "password1": "a-new-secret-9", "password2": "a-new-secret-9"},
+    )
+
+    event = AccessEvent.objects.get(kind=AccessKind.PASSWORD_CHANGED)
+    assert (event.user, event.by) == (operator, administrator)
+
+
+def test_a_refused_password_in_the_admin_is_not_in_the_access_log(admin_client, operator):
+    admin_client.post(
+        reverse("admin:auth_user_password_change", args=[operator.pk]),
+        {"usable_password": "true", "password1": "a-new-secret-9", "password2": "other"},
+    )
+
+    assert not AccessEvent.objects.filter(kind=AccessKind.PASSWORD_CHANGED).exists()
+
+
+def test_the_admins_change_password_link_leads_to_the_console_page(admin_client):
+    response = admin_client.get(reverse("admin:password_change"))
+
+    assert response.status_code == 302
+    assert response.url == reverse("password_change")
 
 
 # --- Clone on the submission page ------------------------------------------------------

@@ -3,7 +3,8 @@ decorators that check them.
 
 A role is a Django group. Viewers read everything; Operators also submit and
 clone (and take the lifecycle actions, under the same permission); Administrators
-also use the admin panel and manage users. Superusers may do anything, as usual.
+also use the admin panel, manage users and lift their login lock-outs. Superusers
+may do anything, as usual.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ ROLES: dict[str, tuple[str, ...]] = {
         # Roles are assigned on the user's page; what a role may do is defined
         # here and by migration, so Administrators see groups but don't edit them.
         "auth.view_group",
+        # Login lock-outs (django-axes): deleting someone's failed attempts lets
+        # them sign in again before the cool-off ends.
+        "axes.view_accessattempt",
+        "axes.delete_accessattempt",
     ),
 }
 
@@ -105,7 +110,7 @@ def sync_roles(apps: Apps) -> None:
     appear only after the last migration, so they are created here first; a
     permission whose model does not exist yet is left for a later run.
     """
-    for label in ("auth", "schedulers"):
+    for label in {permission.split(".")[0] for granted in ROLES.values() for permission in granted}:
         create_permissions(installed_apps.get_app_config(label), apps=apps, verbosity=0)
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")

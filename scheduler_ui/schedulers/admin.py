@@ -1,15 +1,19 @@
 """The back office: submissions, their audit trail and the access log, all read-only;
-re-submitting as new, cancelling and CSV export as actions; users managed by Administrators."""
+re-submitting as new, cancelling and CSV export as actions; users, their passwords and
+their login lock-outs managed by Administrators."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.html import format_html
@@ -18,12 +22,25 @@ from scheduler_ui.schedulers.access import OPERATE
 from scheduler_ui.schedulers.exports import stream_csv
 from scheduler_ui.schedulers.models import (
     AccessEvent,
+    AccessKind,
     CannotCancel,
     State,
     Submission,
     SubmissionEvent,
 )
 from scheduler_ui.schedulers.submitting import dispatch_on_commit
+
+User = get_user_model()
+
+admin.site.site_header = "Lookout Scheduler Console"
+admin.site.site_title = "Lookout Scheduler Console admin"
+
+# django-axes keeps these two only when told to, and here it is not: the access
+# log is AccessEvent, below. Its failed logins are registered again below, so
+# that clearing them is in the access log.
+admin.site.unregister(AccessLog)
+admin.site.unregister(AccessFailureLog)
+admin.site.unregister(AccessAttempt)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):
@@ -274,16 +291,42 @@ class SubmissionEventAdmin(ReadOnlyAdmin):
 
 @admin.register(AccessEvent)
 class AccessEventAdmin(ReadOnlyAdmin):
-    list_display = ("at", "kind", "username", "user", "ip_address")
+    list_display = ("at", "kind", "username", "user", "ip_address", "by")
     list_filter = ("kind", "at")
     search_fields = ("username", "ip_address")
     date_hierarchy = "at"
-    list_select_related = ("user",)
+    list_select_related = ("user", "by")
     show_full_result_count = False
-    readonly_fields = ("at", "kind", "user", "username", "ip_address")
+    readonly_fields = ("at", "kind", "user", "username", "ip_address", "by")
 
 
-User = get_user_model()
+@admin.register(AccessAttempt)
+class FailedLoginsAdmin(AccessAttemptAdmin):  # type: ignore[misc]  # axes is untyped
+    """django-axes' failed logins, by name and address. Deleting an entry clears
+    them, which lifts a lock-out at once; the access log records each clearing."""
+
+    def delete_model(self, request: HttpRequest, obj: AccessAttempt) -> None:
+        record_cleared_failures(request, [obj])
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        record_cleared_failures(request, list(queryset))
+        super().delete_queryset(request, queryset)
+
+
+def record_cleared_failures(request: HttpRequest, attempts: list[AccessAttempt]) -> None:
+    users = User.objects.in_bulk([a.username for a in attempts], field_name="username")
+    for attempt in attempts:
+        AccessEvent.record(
+            AccessKind.FAILURES_CLEARED,
+            request,
+            users.get(attempt.username),
+            username=attempt.username or "",
+            by=request.user,
+            ip_address=attempt.ip_address,
+        )
+
+
 admin.site.unregister(User)
 
 
@@ -308,3 +351,15 @@ class ConsoleUserAdmin(UserAdmin):  # type: ignore[type-arg]
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_delete_permission(request, obj)
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        """Django's page for setting someone's password; a password set is in the
+        access log, with who set it when it was not the user."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # saved
+            user = self.get_object(request, unquote(id))
+            by = request.user if request.user != user else None
+            AccessEvent.record(AccessKind.PASSWORD_CHANGED, request, user, by=by)
+        return response

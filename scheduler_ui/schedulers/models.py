@@ -697,11 +697,13 @@ class AccessKind(models.TextChoices):
     LOGGED_OUT = "logged_out", "Logged out"
     LOGIN_FAILED = "login_failed", "Login failed"
     PASSWORD_CHANGED = "password_changed", "Password changed"
+    FAILURES_CLEARED = "failures_cleared", "Failed logins cleared"
 
 
 class AccessEvent(AppendOnlyModel):
-    """A login, logout, failed login or password change. Written once, never edited
-    or deleted."""
+    """A login, logout, failed login, password change, or an Administrator clearing
+    someone's failed logins (which lifts a lock-out). Written once, never edited or
+    deleted."""
 
     at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=16, choices=AccessKind.choices)
@@ -714,7 +716,21 @@ class AccessEvent(AppendOnlyModel):
         help_text="Empty for a failed login.",
     )
     username = models.CharField(max_length=150, help_text="For a failed login, as typed.")
-    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
+    ip_address = models.GenericIPAddressField(
+        "IP address",
+        null=True,
+        blank=True,
+        help_text="Where the request came from; for cleared failed logins, where they came from.",
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Who did it, when it was not the user: an Administrator setting a "
+        "password or clearing failed logins.",
+    )
 
     class Meta:
         ordering: ClassVar = ["-at", "-id"]
@@ -725,13 +741,21 @@ class AccessEvent(AppendOnlyModel):
 
     @classmethod
     def record(
-        cls, kind: str, request: HttpRequest | None, user: Any = None, username: str = ""
+        cls,
+        kind: str,
+        request: HttpRequest | None,
+        user: Any = None,
+        username: str = "",
+        *,
+        by: Any = None,
+        ip_address: str | None = None,
     ) -> AccessEvent:
         return cls.objects.create(
             kind=kind,
             user=user,
             username=(user.get_username() if user is not None else username)[:150],
-            ip_address=address_of(request),
+            ip_address=ip_address or address_of(request),
+            by=by,
         )
 
 
