@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from axes.utils import reset as reset_failed_logins
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
@@ -150,6 +151,28 @@ def test_a_wrong_current_password_is_refused_next_to_its_field(
     assert not AccessEvent.objects.filter(kind=AccessKind.PASSWORD_CHANGED).exists()
 
 
+def test_a_wrong_current_password_is_a_failed_login_in_the_access_log(
+    erin_client: Client,
+) -> None:
+    change(erin_client, old="not-my-password")
+
+    failed = AccessEvent.objects.get(kind=AccessKind.LOGIN_FAILED)
+    assert (failed.username, failed.ip_address) == ("erin", ADDRESS)
+
+
+def test_after_five_wrong_current_passwords_the_page_is_locked_as_the_login_is(
+    erin_client: Client,
+) -> None:
+    for _ in range(5):
+        change(erin_client, old="not-my-password")
+
+    response = change(erin_client)
+
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert logs_in("erin", OLD)
+
+
 def test_a_new_password_the_validators_refuse_is_refused_next_to_its_field(
     erin_client: Client,
 ) -> None:
@@ -245,6 +268,7 @@ def test_a_team_with_its_own_superuser_is_told_to_use_it(
 def test_no_password_change_is_a_server_error(
     erin_client: Client, old: str, new: str, again: str
 ) -> None:
+    reset_failed_logins()  # or, past the fifth wrong password, the page is locked out
     response = change(erin_client, old=old, new=new, again=again)
 
     assert response.status_code in (200, 302)
