@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from axes.models import AccessAttempt
@@ -13,7 +14,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
-from scheduler_ui.schedulers.access import ADMINISTRATOR, VIEWER
+from scheduler_ui.schedulers.access import ADMINISTRATOR, OPERATOR, VIEWER
 from scheduler_ui.schedulers.models import (
     AccessEvent,
     AccessKind,
@@ -300,6 +301,25 @@ def test_an_administrator_manages_users_and_their_roles(admin_client):
     response = admin_client.get(reverse("admin:auth_user_add"))
 
     assert response.status_code == 200
+
+
+def test_the_users_list_shows_each_persons_role(admin_client, make_role_user):
+    make_role_user(OPERATOR, "olga")
+    make_role_user(None, "nora")
+    make_role_user("superuser", "root")
+
+    page = admin_client.get(reverse("admin:auth_user_changelist")).text
+
+    rows = {
+        name: re.search(rf'>{name}</a></th><td class="field-roles">([^<]*)</td>', page)
+        for name in ("olga", "nora", "root", "dana")
+    }
+    assert {name: row[1] for name, row in rows.items() if row} == {
+        "olga": "Operator",
+        "nora": "None",
+        "root": "Superuser",
+        "dana": "Administrator",
+    }
 
 
 def test_an_administrator_cannot_make_anyone_superuser(admin_client, administrator, operator):

@@ -334,7 +334,20 @@ admin.site.unregister(User)
 class ConsoleUserAdmin(UserAdmin):  # type: ignore[type-arg]
     """Administrators manage people and their roles, but cannot make anyone
     superuser, hand out single permissions, or touch a superuser's account.
-    Staff status follows the Administrator role."""
+    Staff status follows the Administrator role, so the list shows roles instead."""
+
+    list_display = ("username", "roles", "first_name", "last_name", "is_active", "last_login")
+    list_filter = ("groups", "is_active", "is_superuser")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description="Roles")
+    def roles(self, user: Any) -> str:
+        roles = sorted(group.name for group in user.groups.all())
+        if user.is_superuser:
+            roles.insert(0, "Superuser")
+        return ", ".join(roles) or "None"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         readonly = tuple(super().get_readonly_fields(request, obj))
