@@ -311,7 +311,11 @@ def test_the_users_list_shows_each_persons_role(admin_client, make_role_user):
     page = admin_client.get(reverse("admin:auth_user_changelist")).text
 
     rows = {
-        name: re.search(rf'>{name}</a></th><td class="field-roles">([^<]*)</td>', page)
+        name: re.search(
+            rf'>{name}</a></th><td class="field-email">[^<]*</td>'
+            rf'<td class="field-roles">([^<]*)</td>',
+            page,
+        )
         for name in ("olga", "nora", "root", "dana")
     }
     assert {name: row[1] for name, row in rows.items() if row} == {
@@ -383,6 +387,20 @@ def test_an_administrator_lifts_a_lock_out_and_the_person_signs_in_at_once(
     assert sign_in(locked_out).status_code == 302
 
 
+def test_the_clear_action_lifts_a_lock_out_and_says_whose(admin_client, locked_out):
+    attempts = list(AccessAttempt.objects.values_list("pk", flat=True))
+
+    page = admin_client.post(
+        LOCK_OUTS,
+        {"action": "clear_failed_logins", "_selected_action": attempts},
+        follow=True,
+    )
+
+    assert "Cleared the failed logins of erin from 203.0.113.9" in page.text
+    assert sign_in(locked_out).status_code == 302
+    assert AccessEvent.objects.filter(kind=AccessKind.FAILURES_CLEARED).count() == 1
+
+
 def test_clearing_failed_logins_is_in_the_access_log(admin_client, administrator, locked_out):
     attempts = list(AccessAttempt.objects.values_list("pk", flat=True))
     admin_client.post(
@@ -447,6 +465,19 @@ def test_the_admins_change_password_link_leads_to_the_console_page(admin_client)
 
     assert response.status_code == 302
     assert response.url == reverse("password_change")
+
+
+def test_the_users_list_filters_by_role(admin_client, make_role_user):
+    make_role_user(OPERATOR, "olga")
+    make_role_user(VIEWER, "vic")
+    operators = Group.objects.get(name=OPERATOR)
+
+    page = admin_client.get(
+        reverse("admin:auth_user_changelist"), {"groups__id__exact": operators.pk}
+    )
+
+    assert "By role" in page.text
+    assert [user.username for user in page.context["cl"].result_list] == ["olga"]
 
 
 # --- Clone on the submission page ------------------------------------------------------

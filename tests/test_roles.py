@@ -107,7 +107,10 @@ CALLS: dict[str, list[Call]] = {
     "admin:auth_user_changelist": [Call("get", ADMINS)],
     "admin:auth_group_changelist": [Call("get", ADMINS)],
     # Login lock-outs: Administrators lift them by deleting the attempts.
-    "admin:axes_accessattempt_changelist": [Call("get", ADMINS)],
+    "admin:axes_accessattempt_changelist": [
+        Call("get", ADMINS),
+        Call("post", ADMINS, data=admin_action("clear_failed_logins"), label="clear"),
+    ],
 }
 
 

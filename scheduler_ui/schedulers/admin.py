@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from scheduler_ui.schedulers.access import OPERATE
 from scheduler_ui.schedulers.exports import stream_csv
@@ -302,8 +303,17 @@ class AccessEventAdmin(ReadOnlyAdmin):
 
 @admin.register(AccessAttempt)
 class FailedLoginsAdmin(AccessAttemptAdmin):  # type: ignore[misc]  # axes is untyped
-    """django-axes' failed logins, by name and address. Deleting an entry clears
-    them, which lifts a lock-out at once; the access log records each clearing."""
+    """django-axes' failed logins, by name and address. Clearing an entry (the
+    action, or deleting it) lifts a lock-out at once; the access log records each."""
+
+    actions = (*AccessAttemptAdmin.actions, "clear_failed_logins")
+
+    @admin.action(description="Clear failed logins (lifts a lock-out)", permissions=["delete"])
+    def clear_failed_logins(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        attempts = list(queryset)
+        self.delete_queryset(request, queryset)
+        who = ", ".join(sorted(f"{a.username} from {a.ip_address}" for a in attempts))
+        self.message_user(request, f"Cleared the failed logins of {who}: they may sign in now.")
 
     def delete_model(self, request: HttpRequest, obj: AccessAttempt) -> None:
         record_cleared_failures(request, [obj])
@@ -330,14 +340,23 @@ def record_cleared_failures(request: HttpRequest, attempts: list[AccessAttempt])
 admin.site.unregister(User)
 
 
+class RoleFilter(admin.RelatedFieldListFilter):
+    """The users list's filter by group, called what a group is here: a role."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = "role"
+        self.empty_value_display = SafeString("No role")  # a constant: nothing to escape
+
+
 @admin.register(User)
 class ConsoleUserAdmin(UserAdmin):  # type: ignore[type-arg]
     """Administrators manage people and their roles, but cannot make anyone
     superuser, hand out single permissions, or touch a superuser's account.
     Staff status follows the Administrator role, so the list shows roles instead."""
 
-    list_display = ("username", "roles", "first_name", "last_name", "is_active", "last_login")
-    list_filter = ("groups", "is_active", "is_superuser")
+    list_display = ("username", "email", "roles", "is_active", "last_login")
+    list_filter = (("groups", RoleFilter), "is_active", "is_superuser")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).prefetch_related("groups")
