@@ -50,6 +50,7 @@ urlpatterns = [
     path(
         "schedulers/<scheduler:name>/delete/", schedulers.scheduler_delete, name="scheduler_delete"
     ),
+    path("schedulers/<scheduler:name>/tags/", schedulers.scheduler_tags, name="scheduler_tags"),
     path("submissions/<int:pk>/", submissions.submission_detail, name="submission_detail"),
     path("submissions/<int:pk>/status/", submissions.submission_status, name="submission_status"),
     path(

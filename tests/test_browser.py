@@ -436,6 +436,33 @@ def test_a_count_on_the_overview_lists_the_submissions_in_its_state(
     assert_accessible(page)
 
 
+def test_an_operator_changes_a_schedulers_tags_from_its_page(
+    page: Page, operator: User, lookout: Lookout
+) -> None:
+    tags = [{"Key": "team", "Value": "ops"}, {"Key": "env", "Value": "dev"}]
+    lookout.client.create_inference_scheduler(**request_dict(Tags=tags))
+    submitting.follow_statuses()
+    log_in(page, operator)
+    page.goto("/schedulers/pump-scheduler/")
+
+    page.get_by_role("link", name="Manage tags").click()
+    page.get_by_role("button", name="Remove tag 2").click()
+    page.get_by_label("Value").first.fill("reliability")
+    page.get_by_role("button", name="Add a tag").click()
+    page.get_by_label("Key").last.fill("site")
+    page.get_by_label("Value").last.fill("north")
+    assert_accessible(page)
+    page.get_by_role("button", name="Save tags").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Asked to change the tags of pump-scheduler")
+    [untag, tag] = Submission.objects.filter(scheduler_name="pump-scheduler").order_by("id")[1:]
+    assert untag.request["TagKeys"] == ["env"]
+    assert tag.request["Tags"] == [
+        {"Key": "team", "Value": "reliability"},
+        {"Key": "site", "Value": "north"},
+    ]
+
+
 def test_an_operator_cancels_a_queued_submission_from_its_page(
     page: Page, operator: User, team_activity: list[Submission]
 ) -> None:

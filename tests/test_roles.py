@@ -87,6 +87,7 @@ CALLS: dict[str, list[Call]] = {
     "scheduler_stop": [Call("post", OPERATORS, args=name)],
     "scheduler_edit": [Call("get", OPERATORS, args=name), Call("post", OPERATORS, args=name)],
     "scheduler_delete": [Call("get", OPERATORS, args=name), Call("post", OPERATORS, args=name)],
+    "scheduler_tags": [Call("get", OPERATORS, args=name), Call("post", OPERATORS, args=name)],
     "settings": [Call("get", READERS)],
     "login": [Call("get", SIGNED_IN, public=True)],
     "logout": [Call("post", SIGNED_IN)],

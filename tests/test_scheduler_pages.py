@@ -228,9 +228,10 @@ def test_the_page_shows_the_configuration_and_what_cannot_change(viewer_client, 
         start = html.index(f"<code>{path}</code>")
         return html[start : html.index("</tr>", start)]
 
-    for fixed in ("ModelName", "InferenceSchedulerName", "ServerSideKmsKeyId", "Tags"):
+    for fixed in ("ModelName", "InferenceSchedulerName", "ServerSideKmsKeyId"):
         assert "cannot change" in member(fixed), fixed
     assert "team=reliability" in member("Tags")
+    assert "Yes, with Manage tags" in member("Tags")
     for changeable in ("DataUploadFrequency", "DataInputConfiguration.S3InputConfiguration.Bucket"):
         assert "Yes, with Edit" in member(changeable), changeable
 

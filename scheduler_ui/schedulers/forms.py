@@ -323,6 +323,47 @@ TagFormSet = forms.formset_factory(
 )
 
 
+def with_another_tag_row(data: Any) -> Any:
+    """The posted form again with one more (empty) tag row: "Add a tag" without
+    JavaScript. A row count that is no small number is left for the formset to
+    report as tampered."""
+    data = data.copy()
+    count = data.get("tags-TOTAL_FORMS") or "0"
+    if count.isdecimal() and len(count) <= 4:
+        data["tags-TOTAL_FORMS"] = str(int(count) + 1)
+    return data
+
+
+class ManageTagsForm:
+    """A scheduler's tags as rows to edit (the create form's tag rows, checked
+    against the service model the same way); each key once."""
+
+    def __init__(self, data: Any = None, current: dict[str, str] | None = None) -> None:
+        initial = [{"key": key, "value": value} for key, value in (current or {}).items()]
+        self.tags = TagFormSet(data, initial=None if data is not None else initial, prefix="tags")
+
+    def is_valid(self) -> bool:
+        if not self.tags.is_valid():
+            return False
+        seen: set[str] = set()
+        for row in self.tags.forms:
+            key = row.cleaned_data.get("key")
+            if not key or row.cleaned_data.get("DELETE"):
+                continue
+            if key in seen:
+                row.add_error("key", "This key is in a row above already: each key once.")
+            seen.add(key)
+        return not any(self.tags.errors)
+
+    def wanted(self) -> dict[str, str]:
+        """The tags the scheduler should have: every kept row with a key."""
+        return {
+            row["key"]: row.get("value") or ""
+            for row in self.tags.cleaned_data
+            if row.get("key") and not row.get("DELETE")
+        }
+
+
 class CreateSchedulerForm:
     """The scheduler form and its tag rows, validated together as one request."""
 

@@ -111,10 +111,9 @@ def _cannot_read(error: ClientError | BotoCoreError) -> CannotRead:
 def offered(status: str) -> frozenset[str]:
     """The actions a scheduler in this status offers, by their verbs: RUNNING,
     stop (and edit, as one confirmed stop, update, start); STOPPED, start, edit
-    and delete; PENDING and STOPPING, none (wait)."""
-    verbs = {
-        VERBS[operation] for operation, statuses in ALLOWED_IN_STATUS.items() if status in statuses
-    }
+    and delete; PENDING and STOPPING, none (wait). Tags may change in any
+    status (Manage tags), so they are not among these."""
+    verbs = {VERBS[operation] for operation in VERBS if status in ALLOWED_IN_STATUS[operation]}
     if status == "RUNNING":
         verbs.add(VERBS[Operation.UPDATE])
     return frozenset(verbs)
@@ -143,6 +142,57 @@ def refusal(operation: str, name: str, status: str) -> str:
     return f"{name} is {status}: stop it before you {verb} it."
 
 
+def current_tags(arn: str) -> dict[str, str]:
+    """The scheduler's tags as ListTagsForResource reports them, key to value."""
+    listed = read("ListTagsForResource", ResourceArn=arn).get("Tags", [])
+    return {tag["Key"]: tag["Value"] for tag in listed}
+
+
+def accept_tags(name: str, user: Any, wanted: dict[str, str]) -> Submission:
+    """Make the scheduler's tags exactly `wanted`, as the AWS console's "Manage
+    tags" does: UntagResource for the keys no longer wanted, then TagResource
+    for those added or changed (two linked steps when both). Returns the step
+    sent first. Raises Refused when nothing would change, or as accept does."""
+    # Tags may change in any status a scheduler that exists has.
+    described = _idle_and_described(name)
+    arn, model = str(described["InferenceSchedulerArn"]), str(described["ModelName"])
+    try:
+        now = current_tags(arn)
+    except CannotRead as error:
+        raise Refused(
+            f"Could not read the tags of {name} ({error.code}); nothing was done."
+        ) from error
+    removed = sorted(now.keys() - wanted.keys())
+    changed = [
+        {"Key": key, "Value": value} for key, value in wanted.items() if now.get(key) != value
+    ]
+    steps: list[tuple[str, dict[str, Any]]] = []
+    if removed:
+        steps.append((Operation.UNTAG, {"ResourceArn": arn, "TagKeys": removed}))
+    if changed:
+        steps.append((Operation.TAG, {"ResourceArn": arn, "Tags": changed}))
+    if not steps:
+        raise Refused(f"The tags of {name} are already these: nothing to change.")
+    with transaction.atomic():
+        first = previous = None
+        for operation, request in steps:
+            errors = validate_request(operation, request)
+            if errors:
+                raise Refused("; ".join(str(error) for error in errors))
+            previous = Submission.accept(
+                request,
+                user,
+                operation=operation,
+                model_name=model,
+                scheduler_name=name,
+                waits_for=previous,
+            )
+            first = first or previous
+        assert first is not None
+        dispatch_on_commit(first)
+        return first
+
+
 def accept(
     operation: str,
     name: str,
@@ -159,20 +209,7 @@ def accept(
     errors = validate_request(operation, request)
     if errors:
         raise Refused("; ".join(str(error) for error in errors))
-    busy = under_way([name]).get(name)
-    if busy is not None:
-        raise Refused(
-            f"{name} has a request still under way (#{busy.pk}, "
-            f"{busy.get_operation_display().lower()}): wait until it has finished."
-        )
-    try:
-        described = describe(name)
-    except CannotRead as error:
-        if error.not_found:
-            raise Refused(f"There is no inference scheduler named {name}.") from error
-        raise Refused(
-            f"Could not read {name} from Lookout for Equipment ({error.code}); nothing was done."
-        ) from error
+    described = _idle_and_described(name)
     status, model = str(described["Status"]), str(described["ModelName"])
     chain = operation == Operation.UPDATE and status == "RUNNING"
     if chain and not restart:
@@ -194,3 +231,22 @@ def accept(
         )
         dispatch_on_commit(stop)
         return update
+
+
+def _idle_and_described(name: str) -> dict[str, Any]:
+    """The scheduler as DescribeInferenceScheduler reports it now, when no
+    request for it is under way: a scheduler takes one request at a time."""
+    busy = under_way([name]).get(name)
+    if busy is not None:
+        raise Refused(
+            f"{name} has a request still under way (#{busy.pk}, "
+            f"{busy.get_operation_display().lower()}): wait until it has finished."
+        )
+    try:
+        return describe(name)
+    except CannotRead as error:
+        if error.not_found:
+            raise Refused(f"There is no inference scheduler named {name}.") from error
+        raise Refused(
+            f"Could not read {name} from Lookout for Equipment ({error.code}); nothing was done."
+        ) from error

@@ -40,9 +40,13 @@ class Operation(models.TextChoices):
     STOP = "StopInferenceScheduler", "Stop"
     UPDATE = "UpdateInferenceScheduler", "Update"
     DELETE = "DeleteInferenceScheduler", "Delete"
+    TAG = "TagResource", "Tag"
+    UNTAG = "UntagResource", "Untag"
     IMPORTED = "Imported", "Imported"
 
 
+# Tagging leaves a scheduler's status as it is: there is nothing to follow.
+TAGGING = frozenset({Operation.TAG, Operation.UNTAG})
 # The scheduler statuses in which each action may be taken (what the service
 # allows; an update or a delete of a running scheduler needs a stop first).
 ALLOWED_IN_STATUS: dict[str, frozenset[str]] = {
@@ -50,6 +54,7 @@ ALLOWED_IN_STATUS: dict[str, frozenset[str]] = {
     Operation.STOP: frozenset({"RUNNING"}),
     Operation.UPDATE: frozenset({"STOPPED"}),
     Operation.DELETE: frozenset({"STOPPED"}),
+    **dict.fromkeys(TAGGING, frozenset({"PENDING", "RUNNING", "STOPPING", "STOPPED"})),
 }
 # The status a scheduler has once the service has accepted an update or a
 # delete, whose answers say nothing of it.
@@ -211,10 +216,13 @@ class Submission(models.Model):
         *,
         operation: str = Operation.CREATE,
         model_name: str = "",
+        scheduler_name: str = "",
         waits_for: Submission | None = None,
     ) -> Submission:
         """Record a validated request and its first event; the caller dispatches on
-        commit. A step that waits for another starts WAITING and is not dispatched."""
+        commit. A step that waits for another starts WAITING and is not dispatched.
+        The scheduler is the one the request names, or `scheduler_name` for a
+        request that names it by ARN (tagging)."""
         if operation == Operation.IMPORTED:
             raise ValueError("an imported scheduler is recorded with Submission.imported()")
         now = timezone.now()
@@ -232,7 +240,7 @@ class Submission(models.Model):
                 operation=operation,
                 request=request,
                 client_token=token,
-                scheduler_name=request["InferenceSchedulerName"],
+                scheduler_name=scheduler_name or request["InferenceSchedulerName"],
                 model_name=request.get("ModelName", model_name),
                 created_by=user,
                 created_at=now,
@@ -299,6 +307,7 @@ class Submission(models.Model):
                 cloned_from=self,
                 operation=self.operation,
                 model_name=self.model_name,
+                scheduler_name=self.scheduler_name,
             )
         request = {**self.request, "ClientToken": self.new_client_token()}
         return Submission.accept(request, user, cloned_from=self)
@@ -590,8 +599,10 @@ class Submission(models.Model):
     @classmethod
     def following(cls) -> models.QuerySet[Submission]:
         """Succeeded requests whose scheduler's status has not settled yet."""
-        return cls.objects.filter(state=State.SUCCEEDED).exclude(
-            scheduler_status__in=SETTLED_STATUSES
+        return (
+            cls.objects.filter(state=State.SUCCEEDED)
+            .exclude(scheduler_status__in=SETTLED_STATUSES)
+            .exclude(operation__in=TAGGING)
         )
 
     @classmethod

@@ -59,6 +59,8 @@ _DONE: dict[str, str] = {
     Operation.STOP: "stopped",
     Operation.UPDATE: "updated",
     Operation.DELETE: "deleted",
+    Operation.TAG: "tagged",
+    Operation.UNTAG: "untagged",
 }
 # A start or stop answered ConflictException may have been applied by an earlier
 # attempt whose answer was lost: these statuses mean it was.

@@ -25,7 +25,13 @@ from scheduler_ui.lookout.schedule import input_file_name, next_runs
 from scheduler_ui.lookout.service import member_shape_name
 from scheduler_ui.schedulers import lifecycle
 from scheduler_ui.schedulers.access import can_operate, can_read
-from scheduler_ui.schedulers.forms import UPDATABLE_MEMBERS, MemberValidator, UpdateSchedulerForm
+from scheduler_ui.schedulers.forms import (
+    UPDATABLE_MEMBERS,
+    ManageTagsForm,
+    MemberValidator,
+    UpdateSchedulerForm,
+    with_another_tag_row,
+)
 from scheduler_ui.schedulers.lifecycle import CannotRead, Refused
 from scheduler_ui.schedulers.models import Operation, Submission, SubmissionEvent
 from scheduler_ui.schedulers.submitting import as_create_request
@@ -161,11 +167,12 @@ def scheduler_list(request: HttpRequest) -> HttpResponse:
 
 @dataclass(frozen=True)
 class Member:
-    """One member of the configuration, as a dotted path, and whether an update may change it."""
+    """One member of the configuration, as a dotted path, and the action that
+    may change it ("Edit", "Manage tags"), if any."""
 
     path: str
     value: str
-    changeable: bool
+    changed_with: str
 
 
 def configuration_members(configuration: dict[str, Any]) -> list[Member]:
@@ -179,10 +186,17 @@ def configuration_members(configuration: dict[str, Any]) -> list[Member]:
         else:
             if isinstance(node, list):  # the tags
                 node = ", ".join(f"{tag['Key']}={tag['Value']}" for tag in node)
-            rows.append(Member(path, str(node), path.split(".")[0] in UPDATABLE_MEMBERS))
+            rows.append(Member(path, str(node), changed_with(path.split(".")[0])))
 
     walk(configuration, "")
     return rows
+
+
+def changed_with(member: str) -> str:
+    """The action that may change a top-level member of the configuration, or ""."""
+    if member in UPDATABLE_MEMBERS:
+        return "Edit"
+    return "Manage tags" if member == "Tags" else ""
 
 
 @dataclass(frozen=True)
@@ -333,7 +347,8 @@ def scheduler_edit(request: HttpRequest, name: str) -> HttpResponse:
     if form.is_valid():
         restart = bool(form.cleaned_data.get("confirm_restart"))
         return _act(request, name, Operation.UPDATE, form.request, restart=restart)
-    fixed = [m for m in configuration_members(as_create_request(described, [])) if not m.changeable]
+    members = configuration_members(as_create_request(described, []))
+    fixed = [member for member in members if member.changed_with != "Edit"]
     return render(
         request,
         "schedulers/scheduler_edit.html",
@@ -351,4 +366,37 @@ def scheduler_delete(request: HttpRequest, name: str) -> HttpResponse:
         return redirect("scheduler_detail", name)
     return render(
         request, "schedulers/scheduler_delete.html", {"name": name, "described": described}
+    )
+
+
+@can_operate
+def scheduler_tags(request: HttpRequest, name: str) -> HttpResponse:
+    """Manage tags, as in the AWS console: the scheduler's tags as rows to edit;
+    saving sends what changed (lifecycle.accept_tags)."""
+    _checked(name)
+    try:
+        arn = lifecycle.describe(name)["InferenceSchedulerArn"]
+        current = lifecycle.current_tags(arn)
+    except CannotRead as error:
+        messages.error(request, f"Could not read {name} from Lookout for Equipment ({error.code}).")
+        return redirect("scheduler_detail", name)
+    refused = ""
+    if request.method == "POST" and "add_tag" in request.POST:
+        form = ManageTagsForm(with_another_tag_row(request.POST))
+    elif request.method == "POST":
+        form = ManageTagsForm(request.POST)
+        if form.is_valid():
+            try:
+                submission = lifecycle.accept_tags(name, request.user, form.wanted())
+            except Refused as error:
+                refused = str(error)
+            else:
+                messages.success(request, f"Asked to change the tags of {name}; it is queued.")
+                return redirect(submission)
+    else:
+        form = ManageTagsForm(current=current)
+    return render(
+        request,
+        "schedulers/scheduler_tags.html",
+        {"name": name, "form": form, "current": current, "refused": refused},
     )

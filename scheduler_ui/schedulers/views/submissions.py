@@ -15,7 +15,12 @@ from django.views.decorators.http import require_POST
 from scheduler_ui.lookout.service import in_model_order
 from scheduler_ui.schedulers import account, lifecycle
 from scheduler_ui.schedulers.access import can_operate, can_read
-from scheduler_ui.schedulers.forms import REQUEST, CreateSchedulerForm, form_from_request
+from scheduler_ui.schedulers.forms import (
+    REQUEST,
+    CreateSchedulerForm,
+    form_from_request,
+    with_another_tag_row,
+)
 from scheduler_ui.schedulers.models import CannotCancel, Submission
 from scheduler_ui.schedulers.submitting import dispatch_on_commit, request_refresh
 
@@ -30,13 +35,7 @@ def new_submission(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Submitted {submission.scheduler_name}; it is queued.")
             return redirect(submission)
     elif request.method == "POST":
-        # "Add a tag" without JavaScript: the same form again with one more tag row.
-        data = request.POST.copy()
-        count = data.get("tags-TOTAL_FORMS") or "0"
-        # A count that is no small number is left for the formset to report as tampered.
-        if count.isdecimal() and len(count) <= 4:
-            data["tags-TOTAL_FORMS"] = str(int(count) + 1)
-        form = CreateSchedulerForm(data)
+        form = CreateSchedulerForm(with_another_tag_row(request.POST))
         form.scheduler.errors.clear()
     elif "from" in request.GET:
         # Clone: the form filled in from an earlier submission's request.
