@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from scheduler_ui.schedulers import submitting
@@ -170,3 +171,11 @@ def test_the_submission_page_shows_the_call_as_code(operator_client, tagged):
     assert "client.tag_resource(" in page
     assert "aws lookoutequipment tag-resource" in page
     assert "Clone" not in page  # a tag change is no configuration to fill a form with
+
+
+def test_the_page_of_a_scheduler_that_does_not_exist_goes_back_saying_so(operator_client, lookout):
+    response = operator_client.get(reverse("scheduler_tags", args=["no-such-scheduler"]))
+
+    assert response.url == reverse("scheduler_detail", args=["no-such-scheduler"])
+    [message] = get_messages(response.wsgi_request)
+    assert "(ResourceNotFoundException)" in str(message)

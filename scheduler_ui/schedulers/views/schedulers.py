@@ -372,18 +372,21 @@ def scheduler_delete(request: HttpRequest, name: str) -> HttpResponse:
 @can_operate
 def scheduler_tags(request: HttpRequest, name: str) -> HttpResponse:
     """Manage tags, as in the AWS console: the scheduler's tags as rows to edit;
-    saving sends what changed (lifecycle.accept_tags)."""
+    saving sends what changed (lifecycle.accept_tags reads them again then)."""
     _checked(name)
-    try:
-        arn = lifecycle.describe(name)["InferenceSchedulerArn"]
-        current = lifecycle.current_tags(arn)
-    except CannotRead as error:
-        messages.error(request, f"Could not read {name} from Lookout for Equipment ({error.code}).")
-        return redirect("scheduler_detail", name)
     refused = ""
-    if request.method == "POST" and "add_tag" in request.POST:
+    if request.method != "POST":
+        try:
+            current = lifecycle.current_tags(lifecycle.describe(name)["InferenceSchedulerArn"])
+        except CannotRead as error:
+            messages.error(
+                request, f"Could not read {name} from Lookout for Equipment ({error.code})."
+            )
+            return redirect("scheduler_detail", name)
+        form = ManageTagsForm(current=current)
+    elif "add_tag" in request.POST:
         form = ManageTagsForm(with_another_tag_row(request.POST))
-    elif request.method == "POST":
+    else:
         form = ManageTagsForm(request.POST)
         if form.is_valid():
             try:
@@ -393,10 +396,8 @@ def scheduler_tags(request: HttpRequest, name: str) -> HttpResponse:
             else:
                 messages.success(request, f"Asked to change the tags of {name}; it is queued.")
                 return redirect(submission)
-    else:
-        form = ManageTagsForm(current=current)
     return render(
         request,
         "schedulers/scheduler_tags.html",
-        {"name": name, "form": form, "current": current, "refused": refused},
+        {"name": name, "form": form, "refused": refused},
     )
