@@ -412,6 +412,34 @@ def test_an_update_shows_the_members_it_changes_and_a_stop_changes_nothing(viewe
     ]
 
 
+def test_a_tag_change_shows_the_tags_it_adds_changes_and_removes(viewer_client, operator):
+    tags = [{"Key": "team", "Value": "ops"}, {"Key": "env", "Value": "dev"}]
+    make_submission(operator, InferenceSchedulerName="pump-7", Tags=tags)
+    arn = "arn:aws:lookoutequipment:us-east-1:123456789012:inference-scheduler/pump-7/1"
+    untag = Submission.accept(
+        {"ResourceArn": arn, "TagKeys": ["env"]},
+        operator,
+        operation=Operation.UNTAG,
+        scheduler_name="pump-7",
+    )
+    tag = Submission.accept(
+        {"ResourceArn": arn, "Tags": [{"Key": "team", "Value": "reliability"}]},
+        operator,
+        operation=Operation.TAG,
+        scheduler_name="pump-7",
+    )
+
+    response = viewer_client.get(reverse("scheduler_history", args=["pump-7"]))
+
+    entries = {e.event.submission_id: e for e in response.context["timeline"] if e.changes}
+    assert [(c.path, c.before, c.after) for c in entries[untag.pk].changes] == [
+        ("Tags[env]", "dev", "—")
+    ]
+    assert [(c.path, c.before, c.after) for c in entries[tag.pk].changes] == [
+        ("Tags[team]", "ops", "reliability")
+    ]
+
+
 def test_a_resubmitted_request_shows_as_the_same_request(viewer_client, operator):
     original = make_submission(operator, InferenceSchedulerName="pump-7")
     clone = original.clone(operator)

@@ -24,6 +24,7 @@ from scheduler_ui.schedulers.access import can_read
 from scheduler_ui.schedulers.exports import stream_csv
 from scheduler_ui.schedulers.forms import MemberValidator
 from scheduler_ui.schedulers.models import (
+    TAGGING,
     EventKind,
     Operation,
     State,
@@ -388,8 +389,8 @@ def _configuration_changes(
     submissions: list[Submission],
 ) -> dict[int, tuple[Submission | None, list[Change] | None]]:
     """For each request that sets a configuration (a create, an import, an
-    update), the request that set the configuration before it and what changed.
-    Start, stop and delete change no configuration."""
+    update, a tag change), the request that set the configuration before it and
+    what changed. Start, stop and delete change no configuration."""
     result: dict[int, tuple[Submission | None, list[Change] | None]] = {}
     current: tuple[Submission, dict[str, Any]] | None = None
     for submission in submissions:
@@ -399,6 +400,8 @@ def _configuration_changes(
         elif submission.operation == Operation.UPDATE and current is not None:
             # Update replaces the members it names and keeps the others.
             configuration = {**current[1], **_compared(submission.request)}
+        elif submission.operation in TAGGING and current is not None:
+            configuration = {**current[1], "Tags": _tags_after(current[1], submission)}
         else:
             continue
         if current is not None:
@@ -407,6 +410,17 @@ def _configuration_changes(
             result[submission.pk] = (current[0], changes)
         current = (submission, configuration)
     return result
+
+
+def _tags_after(configuration: dict[str, Any], change: Submission) -> list[dict[str, str]]:
+    """The tags once a TagResource or UntagResource request is applied."""
+    tags = {tag["Key"]: tag["Value"] for tag in configuration.get("Tags", [])}
+    if change.operation == Operation.UNTAG:
+        for key in change.request["TagKeys"]:
+            tags.pop(key, None)
+    else:
+        tags.update({tag["Key"]: tag["Value"] for tag in change.request["Tags"]})
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
 def _compared(request: dict[str, Any]) -> dict[str, Any]:
