@@ -34,7 +34,7 @@ from playwright.sync_api import (
 from scheduler_ui.local_endpoint.server import LocalEndpoint
 from scheduler_ui.schedulers import submitting
 from scheduler_ui.schedulers.forms import CreateSchedulerForm
-from scheduler_ui.schedulers.models import PeriodicRun, Submission
+from scheduler_ui.schedulers.models import Operation, PeriodicRun, Submission
 from tests.conftest import Lookout
 from tests.factories import form_post, full_form_post, make_submission, make_user, request_dict
 from tests.services import ROOT, free_port, point_celery_at, require, wait_until
@@ -638,7 +638,8 @@ def test_in_the_scheduler_list_short_values_stay_on_one_line(
     page.goto("/schedulers/")
 
     cells = page.get_by_test_id("schedulers").locator(
-        "tbody td:nth-child(3), tbody td:nth-child(7), tbody .scheduler-actions"
+        # The first column holds an Operator's checkboxes.
+        "tbody td:nth-child(4), tbody td:nth-child(8), tbody .scheduler-actions"
     )
     # How far apart the middles of each cell's pieces of text are: a second
     # line would put one a line's height (about 24 px) below the others.
@@ -652,6 +653,27 @@ def test_in_the_scheduler_list_short_values_stay_on_one_line(
     )
     assert len(spreads) == 6  # model, record and actions of both rows
     assert max(spreads) < 5
+
+
+def test_an_operator_stops_every_scheduler_on_the_page_at_once(
+    page: Page, operator: User, long_named_scheduler: str
+) -> None:
+    log_in(page, operator)
+    page.goto("/schedulers/")
+    every = page.get_by_label("Select every scheduler on this page")
+
+    every.check()
+    expect(page.get_by_label("Select fan-1")).to_be_checked()
+    page.get_by_label("Select fan-1").uncheck()
+    expect(every).not_to_be_checked()
+    page.get_by_label("Select fan-1").check()
+    expect(every).to_be_checked()
+    assert_accessible(page)
+    page.get_by_test_id("selected-actions").get_by_role("button", name="Stop").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Asked to stop 2 schedulers")
+    stopped = Submission.objects.filter(operation=Operation.STOP)
+    assert {s.scheduler_name for s in stopped} == {long_named_scheduler, "fan-1"}
 
 
 def test_on_a_phone_only_the_scheduler_pages_tables_scroll_sideways(

@@ -81,7 +81,10 @@ CALLS: dict[str, list[Call]] = {
     "history": [Call("get", READERS)],
     "history_export": [Call("get", READERS)],
     "scheduler_history": [Call("get", READERS, args=lambda s: [s.scheduler_name])],
-    "scheduler_list": [Call("get", READERS)],
+    "scheduler_list": [
+        Call("get", READERS),
+        Call("post", OPERATORS, data=lambda s: {"action": "stop", "names": [s.scheduler_name]}),
+    ],
     "scheduler_detail": [Call("get", READERS, args=name)],
     "scheduler_start": [Call("post", OPERATORS, args=name)],
     "scheduler_stop": [Call("post", OPERATORS, args=name)],

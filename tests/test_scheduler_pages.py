@@ -216,6 +216,145 @@ def test_an_unreachable_endpoint_is_an_error_state_not_a_server_error(
     assert "EndpointConnectionError" in response.text
 
 
+# --- Start and stop what is selected on the list --------------------------------------
+
+
+def act_on(client, action: str, *names: str, query: str = ""):
+    """POST the list's selection form, as its Start or Stop button does."""
+    return client.post(
+        reverse("scheduler_list") + query, {"action": action, "names": list(names)}, follow=True
+    )
+
+
+def asked(operation: str) -> set[str]:
+    return set(
+        Submission.objects.filter(operation=operation).values_list("scheduler_name", flat=True)
+    )
+
+
+def test_operators_can_tick_each_row(operator_client, lookout):
+    created()
+
+    html = operator_client.get(reverse("scheduler_list")).text
+
+    assert 'name="names" value="pump-scheduler" form="selected-schedulers"' in row(html, NAME)
+    assert 'data-testid="selected-actions"' in html
+
+
+def test_viewers_have_nothing_to_tick(viewer_client, lookout):
+    created()
+
+    html = viewer_client.get(reverse("scheduler_list")).text
+
+    assert 'name="names"' not in html
+    assert 'data-testid="selected-actions"' not in html
+
+
+def test_stopping_the_selected_schedulers_asks_once_for_each(operator_client, lookout):
+    created()
+    created("fan-scheduler", ModelName="fan-model")
+
+    response = act_on(operator_client, "stop", NAME, "fan-scheduler")
+
+    assert asked(Operation.STOP) == {NAME, "fan-scheduler"}
+    assert response.redirect_chain == [(reverse("scheduler_list"), 302)]
+    assert (
+        "Asked to stop 2 schedulers (fan-scheduler, pump-scheduler); the requests are queued."
+        in response.text
+    )
+    assert "Request <a" in row(response.text, NAME)
+
+
+def test_starting_one_selected_scheduler_says_its_name(operator_client, lookout):
+    created()
+    stop(lookout)
+
+    response = act_on(operator_client, "start", NAME)
+
+    assert asked(Operation.START) == {NAME}
+    assert "Asked to start pump-scheduler; the request is queued." in response.text
+
+
+def test_a_selected_scheduler_whose_status_does_not_allow_it_is_refused_alone(
+    operator_client, lookout
+):
+    created()
+    created("fan-scheduler", ModelName="fan-model")
+    stop(lookout, "fan-scheduler")
+
+    response = act_on(operator_client, "stop", NAME, "fan-scheduler")
+
+    assert asked(Operation.STOP) == {NAME}
+    assert "fan-scheduler is already STOPPED." in response.text
+
+
+def test_a_selected_scheduler_with_a_request_under_way_is_refused(operator_client, lookout):
+    created()
+    operator_client.post(reverse("scheduler_stop", args=[NAME]))
+
+    response = act_on(operator_client, "stop", NAME)
+
+    assert Submission.objects.filter(operation=Operation.STOP).count() == 1
+    assert "pump-scheduler has a request still under way" in response.text
+
+
+def test_a_selected_name_no_scheduler_has_is_refused_by_name(operator_client, lookout):
+    response = act_on(operator_client, "stop", "ghost")
+
+    assert "There is no inference scheduler named ghost." in response.text
+    assert not Submission.objects.exists()
+
+
+def test_selecting_nothing_says_so_and_sends_nothing(operator_client, lookout):
+    created()
+
+    response = act_on(operator_client, "stop")
+
+    assert "Select the schedulers to start or stop first." in response.text
+    assert not asked(Operation.STOP)
+
+
+@pytest.mark.parametrize(
+    ("action", "names", "said"),
+    [
+        ("delete", [NAME], "Select a valid choice. delete is not one of the available choices."),
+        ("stop", ["no spaces allowed"], "Select a valid choice. no spaces allowed is not one"),
+        ("stop", [f"s-{n:03d}" for n in range(51)], "Select at most 50 schedulers at a time."),
+    ],
+    ids=["an-action-the-list-does-not-offer", "a-name-no-scheduler-can-have", "more-than-a-page"],
+)
+def test_a_crafted_selection_is_refused_saying_why(operator_client, lookout, action, names, said):
+    created()
+
+    response = act_on(operator_client, action, *names)
+
+    assert response.status_code == 200
+    assert said in response.text
+    assert Submission.objects.count() == 1  # the create
+
+
+def test_the_selection_lands_back_on_the_same_page_of_the_list(operator_client, lookout):
+    created()
+
+    response = act_on(operator_client, "stop", NAME, query="?name=pump&page=1")
+
+    assert response.redirect_chain == [(reverse("scheduler_list") + "?name=pump&page=1", 302)]
+
+
+def test_an_unreachable_endpoint_refuses_the_selection_and_records_nothing(
+    operator_client, lookout, settings
+):
+    created()
+    settings.LOOKOUT_ENDPOINT_URL = "http://127.0.0.1:1"  # nothing listens there
+
+    response = act_on(operator_client, "stop", NAME)
+
+    assert "Could not list the schedulers (EndpointConnectionError); nothing was done." in (
+        response.text
+    )
+    assert not asked(Operation.STOP)
+
+
 # --- One scheduler -----------------------------------------------------------------
 
 

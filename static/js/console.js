@@ -8,6 +8,7 @@
  *  2. Copy to clipboard               <button type="button" data-copy-target="#id">
  *  3. Double-submit prevention        <form method="post" data-once>
  *  4. Announce live changes           <div id="..." data-announce="State: RUNNING.">
+ *  5. Select every row                <input type="checkbox" data-select-all="form-id" hidden>
  *
  * htmx's own configuration (includeIndicatorStyles: false) is set by the
  * <meta name="htmx-config"> tag in templates/base.html, not here.
@@ -255,4 +256,43 @@
   });
 
   rememberAnnouncements();
+
+  /* ---- 5. Select every row ---------------------------------------------- */
+  /*
+   * <input type="checkbox" data-select-all="selected-schedulers" hidden> ticks or
+   * clears every checkbox of that form (form="selected-schedulers"), and shows
+   * whether all, some or none are ticked. Hidden until this script runs: without
+   * it, the rows are ticked one by one.
+   */
+  function rowBoxes(formId) {
+    return Array.prototype.slice.call(
+      document.querySelectorAll('input[type="checkbox"][form="' + formId + '"]')
+    );
+  }
+
+  document.querySelectorAll("[data-select-all]").forEach(function (box) {
+    box.hidden = false;
+  });
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!(box instanceof HTMLInputElement) || box.type !== "checkbox") {
+      return;
+    }
+    var formId = box.getAttribute("data-select-all");
+    if (formId) {
+      rowBoxes(formId).forEach(function (row) {
+        row.checked = box.checked;
+      });
+      return;
+    }
+    formId = box.getAttribute("form");
+    var all = formId && document.querySelector('[data-select-all="' + formId + '"]');
+    if (all) {
+      var rows = rowBoxes(formId);
+      var ticked = rows.filter(function (row) { return row.checked; }).length;
+      all.checked = ticked === rows.length;
+      all.indeterminate = ticked > 0 && ticked < rows.length;
+    }
+  });
 })();

@@ -1,6 +1,7 @@
-"""/schedulers/: every inference scheduler on the endpoint, one scheduler's
-page, and the lifecycle actions (start, stop, edit, delete), each accepted by
-`lifecycle` against the scheduler's live status."""
+"""/schedulers/: every inference scheduler on the endpoint (and Start or Stop
+for the rows ticked), one scheduler's page, and the lifecycle actions (start,
+stop, edit, delete), each accepted by `lifecycle` against the scheduler's live
+status."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from scheduler_ui import lookout
 from scheduler_ui.lookout.schedule import input_file_name, next_runs
@@ -54,6 +55,11 @@ NAME_PREFIX_SHAPE = member_shape_name(
 )
 # Rows a page of the list shows, as the history does.
 LIST_PAGE_SIZE = 50
+# What the list does to the rows ticked, by verb: the actions that need no
+# confirmation.
+SELECTED_ACTIONS = {
+    lifecycle.VERBS[operation]: operation for operation in (Operation.START, Operation.STOP)
+}
 
 
 class SchedulerFilterForm(forms.Form):
@@ -93,6 +99,33 @@ class SchedulerFilterForm(forms.Form):
         return {member: value for member, value in chosen.items() if value}
 
 
+class SchedulerNames(forms.MultipleChoiceField):
+    """Names ticked on the list: any a scheduler could have (the listing says
+    which exist)."""
+
+    def valid_value(self, value: Any) -> bool:
+        return lifecycle.is_scheduler_name(str(value))
+
+
+class SelectedSchedulersForm(forms.Form):
+    """The list's Start and Stop for the rows ticked, at most a page of them."""
+
+    action = forms.ChoiceField(choices=[(verb, verb.capitalize()) for verb in SELECTED_ACTIONS])
+    names = SchedulerNames(
+        error_messages={"required": "Select the schedulers to start or stop first."}
+    )
+
+    def clean_names(self) -> list[str]:
+        names: list[str] = self.cleaned_data["names"]
+        if len(names) > LIST_PAGE_SIZE:
+            raise forms.ValidationError(f"Select at most {LIST_PAGE_SIZE} schedulers at a time.")
+        return names
+
+    @property
+    def operation(self) -> str:
+        return SELECTED_ACTIONS[self.cleaned_data["action"]]
+
+
 @dataclass(frozen=True)
 class Row:
     """One scheduler on the endpoint, with the console's record of it, if any."""
@@ -126,9 +159,11 @@ def listing(params: dict[str, str]) -> list[dict[str, Any]]:
     return found
 
 
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 @can_read
 def scheduler_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return act_on_selected(request)
     filters = SchedulerFilterForm(request.GET)
     summaries: list[dict[str, Any]] = []
     error = None
@@ -160,6 +195,37 @@ def scheduler_list(request: HttpRequest) -> HttpResponse:
             "error": error,
         },
     )
+
+
+@can_operate
+def act_on_selected(request: HttpRequest) -> HttpResponse:
+    """Start or stop the rows ticked, as the Django admin's actions do: each is
+    checked on its own, and the same page of the list says what was done."""
+    form = SelectedSchedulersForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return redirect(request.get_full_path())
+    verb = form.cleaned_data["action"]
+    try:
+        accepted, refused = lifecycle.accept_each(
+            form.operation, form.cleaned_data["names"], request.user
+        )
+    except Refused as error:
+        messages.error(request, str(error))
+        return redirect(request.get_full_path())
+    names = ", ".join(submission.scheduler_name for submission in accepted)
+    if len(accepted) == 1:
+        messages.success(request, f"Asked to {verb} {names}; the request is queued.")
+    elif accepted:
+        messages.success(
+            request,
+            f"Asked to {verb} {len(accepted)} schedulers ({names}); the requests are queued.",
+        )
+    for reason in refused:
+        messages.error(request, reason)
+    return redirect(request.get_full_path())
 
 
 # --- One scheduler ------------------------------------------------------------------
