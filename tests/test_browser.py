@@ -676,6 +676,26 @@ def test_an_operator_stops_every_scheduler_on_the_page_at_once(
     assert {s.scheduler_name for s in stopped} == {long_named_scheduler, "fan-1"}
 
 
+def test_an_operator_deletes_the_selected_schedulers_after_confirming(
+    page: Page, operator: User, lookout: Lookout, long_named_scheduler: str
+) -> None:
+    for name in (long_named_scheduler, "fan-1"):
+        lookout.client.stop_inference_scheduler(InferenceSchedulerName=name)
+    log_in(page, operator)
+    page.goto("/schedulers/")
+
+    page.get_by_label("Select every scheduler on this page").check()
+    page.get_by_test_id("selected-actions").get_by_role("button", name="Delete…").click()
+    expect(page.get_by_role("heading", name="Delete 2 schedulers?")).to_be_visible()
+    assert not Submission.objects.filter(operation=Operation.DELETE).exists()
+    assert_accessible(page)
+    page.get_by_role("button", name="Delete 2 schedulers").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Asked to delete 2 schedulers")
+    deleted = Submission.objects.filter(operation=Operation.DELETE)
+    assert {s.scheduler_name for s in deleted} == {long_named_scheduler, "fan-1"}
+
+
 def test_on_a_phone_only_the_scheduler_pages_tables_scroll_sideways(
     new_page: Callable[..., Page], operator: User, long_named_scheduler: str
 ) -> None:

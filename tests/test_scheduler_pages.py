@@ -226,6 +226,11 @@ def act_on(client, action: str, *names: str, query: str = ""):
     )
 
 
+def section(html: str, testid: str) -> str:
+    start = html.index(f'data-testid="{testid}"')
+    return html[start : html.index("</ul>", start)]
+
+
 def asked(operation: str) -> set[str]:
     return set(
         Submission.objects.filter(operation=operation).values_list("scheduler_name", flat=True)
@@ -305,23 +310,73 @@ def test_a_selected_name_no_scheduler_has_is_refused_by_name(operator_client, lo
     assert not Submission.objects.exists()
 
 
+def test_deleting_the_selected_schedulers_asks_first_and_records_nothing(operator_client, lookout):
+    created()
+    created("fan-scheduler", ModelName="fan-model")
+    stop(lookout)
+
+    response = act_on(operator_client, "delete", NAME, "fan-scheduler")
+
+    assert response.redirect_chain == []
+    assert "Delete 1 scheduler?" in response.text
+    assert "pump-scheduler" in section(response.text, "to-delete")
+    assert "fan-scheduler is RUNNING: stop it before you delete it." in section(
+        response.text, "not-deleted"
+    )
+    assert not asked(Operation.DELETE)
+
+
+def test_confirming_deletes_each_scheduler_the_page_listed(operator_client, lookout):
+    created()
+    created("fan-scheduler", ModelName="fan-model")
+    stop(lookout)
+    stop(lookout, "fan-scheduler")
+
+    response = operator_client.post(
+        reverse("scheduler_list"),
+        {"action": "delete", "confirmed": "on", "names": [NAME, "fan-scheduler"]},
+        follow=True,
+    )
+
+    assert asked(Operation.DELETE) == {NAME, "fan-scheduler"}
+    assert "Asked to delete 2 schedulers (fan-scheduler, pump-scheduler)" in response.text
+
+
+def test_deleting_only_schedulers_that_cannot_be_deleted_says_why_without_asking(
+    operator_client, lookout
+):
+    created()
+
+    response = act_on(operator_client, "delete", NAME)
+
+    assert response.redirect_chain == [(reverse("scheduler_list"), 302)]
+    assert "pump-scheduler is RUNNING: stop it before you delete it." in response.text
+    assert not asked(Operation.DELETE)
+
+
 def test_selecting_nothing_says_so_and_sends_nothing(operator_client, lookout):
     created()
 
     response = act_on(operator_client, "stop")
 
-    assert "Select the schedulers to start or stop first." in response.text
+    assert "Select the schedulers to start, stop or delete first." in response.text
     assert not asked(Operation.STOP)
 
 
 @pytest.mark.parametrize(
     ("action", "names", "said"),
     [
-        ("delete", [NAME], "Select a valid choice. delete is not one of the available choices."),
+        ("edit", [NAME], "Select a valid choice. edit is not one of the available choices."),
         ("stop", ["no spaces allowed"], "Select a valid choice. no spaces allowed is not one"),
+        ("stop", ["p\N{LATIN SMALL LETTER U WITH DIAERESIS}mp\x00"], "Select a valid choice."),
         ("stop", [f"s-{n:03d}" for n in range(51)], "Select at most 50 schedulers at a time."),
     ],
-    ids=["an-action-the-list-does-not-offer", "a-name-no-scheduler-can-have", "more-than-a-page"],
+    ids=[
+        "an-action-the-list-does-not-offer",
+        "a-name-no-scheduler-can-have",
+        "a-name-with-a-nul",
+        "more-than-a-page",
+    ],
 )
 def test_a_crafted_selection_is_refused_saying_why(operator_client, lookout, action, names, said):
     created()

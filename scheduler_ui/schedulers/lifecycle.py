@@ -237,39 +237,49 @@ def accept(
         return update
 
 
-def accept_each(
-    operation: str, names: Iterable[str], user: Any
-) -> tuple[list[Submission], list[str]]:
-    """Start or stop each of these schedulers (the list's selected rows), each
-    checked as `accept` checks one, against one ListInferenceSchedulers listing
-    read now: a DescribeInferenceScheduler each would take fifty calls, five
-    seconds at the default rate, for a page. Returns the submissions accepted
-    and, for the others, why not. Raises Refused when nothing can be listed."""
+def check_each(operation: str, names: Iterable[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Which of these schedulers (the list's selected rows) allow the action now,
+    each with its summary, and why the others do not: each checked as `accept`
+    checks one, against one ListInferenceSchedulers listing read now, where a
+    DescribeInferenceScheduler each would take fifty calls, five seconds at the
+    default rate, for a page. Raises Refused when nothing can be listed."""
     try:
         live = {summary["InferenceSchedulerName"]: summary for summary in list_schedulers()}
     except CannotRead as error:
         raise Refused(f"Could not list the schedulers ({error.code}); nothing was done.") from error
     names = sorted(set(names))
     busy = under_way(names)
-    accepted, refused = [], []
+    allowed, refused = {}, []
+    for name in names:
+        summary = live.get(name)
+        if name in busy:
+            refused.append(_under_way_refusal(busy[name]))
+        elif summary is None:
+            refused.append(f"There is no inference scheduler named {name}.")
+        elif str(summary["Status"]) not in ALLOWED_IN_STATUS[operation]:
+            refused.append(refusal(operation, name, str(summary["Status"])))
+        else:
+            allowed[name] = summary
+    return allowed, refused
+
+
+def accept_each(
+    operation: str, names: Iterable[str], user: Any
+) -> tuple[list[Submission], list[str]]:
+    """Record the action for each of these schedulers that allows it now
+    (`check_each`), a submission each; returns them and why the others were
+    refused."""
+    allowed, refused = check_each(operation, names)
     with transaction.atomic():
-        for name in names:
-            summary = live.get(name)
-            if name in busy:
-                refused.append(_under_way_refusal(busy[name]))
-            elif summary is None:
-                refused.append(f"There is no inference scheduler named {name}.")
-            elif str(summary["Status"]) not in ALLOWED_IN_STATUS[operation]:
-                refused.append(refusal(operation, name, str(summary["Status"])))
-            else:
-                accepted.append(
-                    Submission.accept(
-                        {"InferenceSchedulerName": name},
-                        user,
-                        operation=operation,
-                        model_name=str(summary["ModelName"]),
-                    )
-                )
+        accepted = [
+            Submission.accept(
+                {"InferenceSchedulerName": name},
+                user,
+                operation=operation,
+                model_name=str(summary["ModelName"]),
+            )
+            for name, summary in allowed.items()
+        ]
         dispatch_all_on_commit(accepted)
     return accepted, refused
 

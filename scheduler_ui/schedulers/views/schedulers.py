@@ -1,7 +1,7 @@
-"""/schedulers/: every inference scheduler on the endpoint (and Start or Stop
-for the rows ticked), one scheduler's page, and the lifecycle actions (start,
-stop, edit, delete), each accepted by `lifecycle` against the scheduler's live
-status."""
+"""/schedulers/: every inference scheduler on the endpoint (and Start, Stop or
+Delete for the rows ticked), one scheduler's page, and the lifecycle actions
+(start, stop, edit, delete), each accepted by `lifecycle` against the
+scheduler's live status."""
 
 from __future__ import annotations
 
@@ -55,10 +55,10 @@ NAME_PREFIX_SHAPE = member_shape_name(
 )
 # Rows a page of the list shows, as the history does.
 LIST_PAGE_SIZE = 50
-# What the list does to the rows ticked, by verb: the actions that need no
-# confirmation.
+# What the list does to the rows ticked, by verb (Edit stays one at a time).
 SELECTED_ACTIONS = {
-    lifecycle.VERBS[operation]: operation for operation in (Operation.START, Operation.STOP)
+    lifecycle.VERBS[operation]: operation
+    for operation in (Operation.START, Operation.STOP, Operation.DELETE)
 }
 
 
@@ -108,12 +108,14 @@ class SchedulerNames(forms.MultipleChoiceField):
 
 
 class SelectedSchedulersForm(forms.Form):
-    """The list's Start and Stop for the rows ticked, at most a page of them."""
+    """The list's Start, Stop and Delete for the rows ticked, at most a page of
+    them. A delete is sent once `confirmed`, from its confirmation page."""
 
     action = forms.ChoiceField(choices=[(verb, verb.capitalize()) for verb in SELECTED_ACTIONS])
     names = SchedulerNames(
-        error_messages={"required": "Select the schedulers to start or stop first."}
+        error_messages={"required": "Select the schedulers to start, stop or delete first."}
     )
+    confirmed = forms.BooleanField(required=False)
 
     def clean_names(self) -> list[str]:
         names: list[str] = self.cleaned_data["names"]
@@ -199,8 +201,9 @@ def scheduler_list(request: HttpRequest) -> HttpResponse:
 
 @can_operate
 def act_on_selected(request: HttpRequest) -> HttpResponse:
-    """Start or stop the rows ticked, as the Django admin's actions do: each is
-    checked on its own, and the same page of the list says what was done."""
+    """Start, stop or delete the rows ticked, as the Django admin's actions do:
+    each is checked on its own, a delete after a confirmation page, and the same
+    page of the list says what was done."""
     form = SelectedSchedulersForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -208,6 +211,8 @@ def act_on_selected(request: HttpRequest) -> HttpResponse:
                 messages.error(request, str(error))
         return redirect(request.get_full_path())
     verb = form.cleaned_data["action"]
+    if form.operation == Operation.DELETE and not form.cleaned_data["confirmed"]:
+        return confirm_delete_selected(request, form.cleaned_data["names"])
     try:
         accepted, refused = lifecycle.accept_each(
             form.operation, form.cleaned_data["names"], request.user
@@ -226,6 +231,26 @@ def act_on_selected(request: HttpRequest) -> HttpResponse:
     for reason in refused:
         messages.error(request, reason)
     return redirect(request.get_full_path())
+
+
+def confirm_delete_selected(request: HttpRequest, names: list[str]) -> HttpResponse:
+    """The page that asks before the selected schedulers are deleted, as the
+    Django admin's "Delete selected" does: those that may be deleted now, and
+    why the others may not. Only the former are sent on."""
+    try:
+        allowed, refused = lifecycle.check_each(Operation.DELETE, names)
+    except Refused as error:
+        messages.error(request, str(error))
+        return redirect(request.get_full_path())
+    if not allowed:
+        for reason in refused:
+            messages.error(request, reason)
+        return redirect(request.get_full_path())
+    return render(
+        request,
+        "schedulers/scheduler_delete_selected.html",
+        {"allowed": allowed, "refused": refused, "back": request.get_full_path()},
+    )
 
 
 # --- One scheduler ------------------------------------------------------------------
