@@ -662,10 +662,15 @@ def test_an_operator_stops_every_scheduler_on_the_page_at_once(
     page.goto("/schedulers/")
     every = page.get_by_label("Select every scheduler on this page")
 
+    count = page.get_by_test_id("selected-count")
+    expect(count).to_have_text("0 of 2 selected")
+
     every.check()
     expect(page.get_by_label("Select fan-1")).to_be_checked()
+    expect(count).to_have_text("2 of 2 selected")
     page.get_by_label("Select fan-1").uncheck()
     expect(every).not_to_be_checked()
+    expect(count).to_have_text("1 of 2 selected")
     page.get_by_label("Select fan-1").check()
     expect(every).to_be_checked()
     assert_accessible(page)
@@ -674,6 +679,23 @@ def test_an_operator_stops_every_scheduler_on_the_page_at_once(
     expect(page.get_by_role("status")).to_contain_text("Asked to stop 2 schedulers")
     stopped = Submission.objects.filter(operation=Operation.STOP)
     assert {s.scheduler_name for s in stopped} == {long_named_scheduler, "fan-1"}
+
+
+def test_a_shift_click_ticks_every_row_from_the_one_clicked_before(
+    page: Page, operator: User, lookout: Lookout
+) -> None:
+    for name, model in [("a-1", "pump-model"), ("a-2", "fan-model"), ("a-3", "turbine-model")]:
+        lookout.client.create_inference_scheduler(
+            **request_dict(InferenceSchedulerName=name, ModelName=model)
+        )
+    log_in(page, operator)
+    page.goto("/schedulers/")
+
+    page.get_by_label("Select a-1").click()
+    page.get_by_label("Select a-3").click(modifiers=["Shift"])
+
+    expect(page.get_by_label("Select a-2")).to_be_checked()
+    expect(page.get_by_test_id("selected-count")).to_have_text("3 of 3 selected")
 
 
 def test_an_operator_deletes_the_selected_schedulers_after_confirming(

@@ -8,7 +8,7 @@
  *  2. Copy to clipboard               <button type="button" data-copy-target="#id">
  *  3. Double-submit prevention        <form method="post" data-once>
  *  4. Announce live changes           <div id="..." data-announce="State: RUNNING.">
- *  5. Select every row                <input type="checkbox" data-select-all="form-id" hidden>
+ *  5. Selecting rows                  <input type="checkbox" data-select-all="form-id" hidden>
  *
  * htmx's own configuration (includeIndicatorStyles: false) is set by the
  * <meta name="htmx-config"> tag in templates/base.html, not here.
@@ -257,21 +257,60 @@
 
   rememberAnnouncements();
 
-  /* ---- 5. Select every row ---------------------------------------------- */
+  /* ---- 5. Selecting rows ----------------------------------------------- */
   /*
-   * <input type="checkbox" data-select-all="selected-schedulers" hidden> ticks or
-   * clears every checkbox of that form (form="selected-schedulers"), and shows
-   * whether all, some or none are ticked. Hidden until this script runs: without
-   * it, the rows are ticked one by one.
+   * As in the Django admin's lists. The rows' checkboxes belong to a form by
+   * form="selected-schedulers";
+   *   <input type="checkbox" data-select-all="selected-schedulers" hidden>
+   * ticks or clears them all and shows whether all, some or none are ticked;
+   *   <span data-selected-count="selected-schedulers" hidden></span>
+   * says "2 of 50 selected"; a shift-click ticks or clears every row from the
+   * one clicked before. Both are hidden until this script runs: without it,
+   * the rows are ticked one by one.
    */
+  var lastClicked = {};
+
   function rowBoxes(formId) {
     return Array.prototype.slice.call(
       document.querySelectorAll('input[type="checkbox"][form="' + formId + '"]')
     );
   }
 
-  document.querySelectorAll("[data-select-all]").forEach(function (box) {
-    box.hidden = false;
+  function showSelection(formId) {
+    var rows = rowBoxes(formId);
+    var ticked = rows.filter(function (row) { return row.checked; }).length;
+    var all = document.querySelector('[data-select-all="' + formId + '"]');
+    if (all) {
+      all.checked = rows.length > 0 && ticked === rows.length;
+      all.indeterminate = ticked > 0 && ticked < rows.length;
+    }
+    var count = document.querySelector('[data-selected-count="' + formId + '"]');
+    if (count) {
+      count.textContent = ticked + " of " + rows.length + " selected";
+    }
+  }
+
+  document.querySelectorAll("[data-select-all], [data-selected-count]").forEach(function (element) {
+    element.hidden = false;
+    showSelection(element.getAttribute("data-select-all") || element.getAttribute("data-selected-count"));
+  });
+
+  /* A checkbox is already ticked or cleared when its click is dispatched. */
+  document.addEventListener("click", function (event) {
+    var box = event.target;
+    var formId = box instanceof HTMLInputElement && box.type === "checkbox" && box.getAttribute("form");
+    if (!formId) {
+      return;
+    }
+    var rows = rowBoxes(formId);
+    var before = rows.indexOf(lastClicked[formId]);
+    if (event.shiftKey && before !== -1) {
+      var here = rows.indexOf(box);
+      rows.slice(Math.min(before, here), Math.max(before, here) + 1).forEach(function (row) {
+        row.checked = box.checked;
+      });
+    }
+    lastClicked[formId] = box;
   });
 
   document.addEventListener("change", function (event) {
@@ -284,15 +323,10 @@
       rowBoxes(formId).forEach(function (row) {
         row.checked = box.checked;
       });
-      return;
     }
-    formId = box.getAttribute("form");
-    var all = formId && document.querySelector('[data-select-all="' + formId + '"]');
-    if (all) {
-      var rows = rowBoxes(formId);
-      var ticked = rows.filter(function (row) { return row.checked; }).length;
-      all.checked = ticked === rows.length;
-      all.indeterminate = ticked > 0 && ticked < rows.length;
+    formId = formId || box.getAttribute("form");
+    if (formId) {
+      showSelection(formId);
     }
   });
 })();
