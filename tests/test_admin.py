@@ -185,6 +185,26 @@ def test_the_lists_filter_and_search(admin_client, failed, operator, changelist,
     assert [getattr(row, "submission", row).scheduler_name for row in found] == expected
 
 
+@pytest.mark.parametrize(
+    ("changelist", "query"),
+    [
+        (SUBMISSIONS, {"state__exact": "\x00"}),
+        (EVENTS, {"kind__exact": "\x00"}),
+        (reverse("admin:schedulers_accessevent_changelist"), {"username": "\x00"}),
+        (reverse("admin:auth_user_changelist"), {"username": "a\x00"}),
+        (reverse("admin:axes_accessattempt_changelist"), {"username": "\x00"}),
+    ],
+    ids=["submissions", "events", "access-events", "users", "failed-logins"],
+)
+def test_a_filter_holding_a_nul_sends_the_list_back_as_any_filter_it_cannot_apply(
+    admin_client, failed, changelist, query
+):
+    response = admin_client.get(changelist, query)
+
+    assert response.status_code == 302
+    assert response.url == changelist + "?e=1"
+
+
 # --- Re-submit as new ---------------------------------------------------------------
 
 

@@ -457,6 +457,13 @@ def test_an_unknown_scheduler_name_is_not_found(viewer_client):
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize("name", ["\x00", "with spaces", "x" * 201], ids=["nul", "spaces", "long"])
+def test_a_name_no_scheduler_can_have_is_not_found(viewer_client, name):
+    response = viewer_client.get(reverse("scheduler_history", args=[name]))
+
+    assert response.status_code == 404
+
+
 def test_a_scheduler_history_costs_the_same_queries_for_1_and_20_submissions(
     viewer_client, operator
 ):

@@ -9,7 +9,9 @@ from typing import Any
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
@@ -44,7 +46,26 @@ admin.site.unregister(AccessFailureLog)
 admin.site.unregister(AccessAttempt)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+class ChangeListRefusingNul(ChangeList):
+    """An admin list that refuses a filter holding a NUL character as Django
+    refuses any filter it cannot apply (the list again, with "?e=1"):
+    PostgreSQL cannot compare text holding one, and the page would be an error."""
+
+    def get_filters_params(self, params: Any = None) -> dict[str, Any]:
+        lookup_params: dict[str, Any] = super().get_filters_params(params)
+        if any("\x00" in value for values in lookup_params.values() for value in values):
+            raise IncorrectLookupParameters("A filter holds a NUL character.")
+        return lookup_params
+
+
+class RefusesNulFilters:
+    """For every admin list of the console's: see ChangeListRefusingNul."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ChangeListRefusingNul
+
+
+class ReadOnlyAdmin(RefusesNulFilters, admin.ModelAdmin[Any]):
     """Records change only through the model's own transitions, never by hand."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -302,7 +323,7 @@ class AccessEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AccessAttempt)
-class FailedLoginsAdmin(AccessAttemptAdmin):  # type: ignore[misc]  # axes is untyped
+class FailedLoginsAdmin(RefusesNulFilters, AccessAttemptAdmin):  # type: ignore[misc]  # axes is untyped
     """django-axes' failed logins, by name and address. Clearing an entry (the
     action, or deleting it) lifts a lock-out at once; the access log records each."""
 
@@ -350,7 +371,7 @@ class RoleFilter(admin.RelatedFieldListFilter):
 
 
 @admin.register(User)
-class ConsoleUserAdmin(UserAdmin):  # type: ignore[type-arg]
+class ConsoleUserAdmin(RefusesNulFilters, UserAdmin):  # type: ignore[type-arg]
     """Administrators manage people and their roles, but cannot make anyone
     superuser, hand out single permissions, or touch a superuser's account.
     Staff status follows the Administrator role, so the list shows roles instead."""

@@ -20,6 +20,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from scheduler_ui.schedulers import lifecycle
 from scheduler_ui.schedulers.access import can_read
 from scheduler_ui.schedulers.exports import stream_csv
 from scheduler_ui.schedulers.forms import MemberValidator
@@ -360,6 +361,10 @@ class TimelineEntry:
 
 @can_read
 def scheduler_history(request: HttpRequest, name: str) -> HttpResponse:
+    # No submission can hold a name no scheduler can have (and PostgreSQL refuses
+    # to compare text with a NUL in it).
+    if not lifecycle.is_scheduler_name(name):
+        raise Http404("No inference scheduler can have that name.")
     submissions = list(
         Submission.objects.filter(scheduler_name=name)
         .select_related("created_by")
