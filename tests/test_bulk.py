@@ -178,6 +178,26 @@ def test_wrong_types_are_errors_at_their_members(operator_client):
     ]
 
 
+def test_text_holding_a_nul_character_is_an_error_at_its_member_as_in_the_form(
+    operator_client,
+):
+    # The service model's patterns let a NUL through here; PostgreSQL cannot store one.
+    row = {**good("pump-1", RoleArn=f"{ROLE_ARN}\x00"), "ClientToken": "token\x00"}
+
+    response = upload_json(operator_client, [row])
+
+    assert checked(response) == [
+        (
+            1,
+            "pump-1",
+            [
+                ("RoleArn", "Null characters are not allowed."),
+                ("ClientToken", "Null characters are not allowed."),
+            ],
+        )
+    ]
+
+
 def test_each_row_without_a_client_token_gets_one_of_its_own(operator_client):
     rows = [good("pump-1"), {**good("pump-2"), "ClientToken": "my-token-2"}, good("pump-3")]
 

@@ -309,6 +309,20 @@ def test_the_sync_imports_a_scheduler_once(lookout):
     assert Submission.objects.count() == 1
 
 
+def test_a_scheduler_the_database_cannot_store_is_left_out_and_the_rest_imported(lookout):
+    odd_role = "arn:aws:iam::123456789012:role/odd\x00"  # the service model allows it
+    lookout.client.create_inference_scheduler(
+        **request_dict(InferenceSchedulerName="odd", RoleArn=odd_role)
+    )
+    lookout.client.create_inference_scheduler(
+        **request_dict(InferenceSchedulerName="fine", ModelName="fan-model")
+    )
+
+    submitting.follow_statuses()
+
+    assert list(Submission.objects.values_list("scheduler_name", flat=True)) == ["fine"]
+
+
 def test_the_sync_leaves_a_scheduler_the_console_is_still_creating_alone(lookout):
     creating = make_submission(InferenceSchedulerName=NAME)
     # Its first attempt created it; the answer has not been recorded yet.

@@ -112,6 +112,27 @@ class EventKind(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+def null_character_paths(value: Any, path: str = "") -> list[str]:
+    """Where a request's text holds a NUL character, as member paths
+    (`Tags[0].Value`). No submission holds one: the form's fields refuse one, as
+    Django's do, and PostgreSQL cannot store one."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [
+            found
+            for key, item in value.items()
+            for found in null_character_paths(item, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(value, list):
+        return [
+            found
+            for index, item in enumerate(value)
+            for found in null_character_paths(item, f"{path}[{index}]")
+        ]
+    return []
+
+
 class Submission(models.Model):
     operation = models.CharField(max_length=32, choices=Operation.choices, default=Operation.CREATE)
     request = models.JSONField(help_text="The exact request sent, for its operation.")

@@ -36,6 +36,7 @@ from scheduler_ui.schedulers.models import (
     StaleSubmission,
     State,
     Submission,
+    null_character_paths,
 )
 
 log = logging.getLogger(__name__)
@@ -360,6 +361,15 @@ def _import_if_unknown(summary: dict[str, Any]) -> None:
         request = current_configuration(name)
     except (ClientError, BotoCoreError) as error:
         log.info("could not import %s: %s", name, error)
+        return
+    unstorable = null_character_paths(request)
+    if unstorable:
+        # One such scheduler must not stop the sync for all the others.
+        log.warning(
+            "could not import %s: %s holds a NUL character, which the database cannot store",
+            name,
+            ", ".join(unstorable),
+        )
         return
     Submission.imported(request, arn, str(summary["Status"]))
     log.info("imported %s, a scheduler the console did not create", name)
