@@ -10,11 +10,13 @@ import re
 
 import pytest
 from axes.models import AccessAttempt
+from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
 from scheduler_ui.schedulers.access import ADMINISTRATOR, OPERATOR, VIEWER
+from scheduler_ui.schedulers.admin import ChangeListRefusingNul
 from scheduler_ui.schedulers.models import (
     AccessEvent,
     AccessKind,
@@ -193,8 +195,9 @@ def test_the_lists_filter_and_search(admin_client, failed, operator, changelist,
         (reverse("admin:schedulers_accessevent_changelist"), {"username": "\x00"}),
         (reverse("admin:auth_user_changelist"), {"username": "a\x00"}),
         (reverse("admin:axes_accessattempt_changelist"), {"username": "\x00"}),
+        (reverse("admin:auth_group_changelist"), {"name": "\x00"}),
     ],
-    ids=["submissions", "events", "access-events", "users", "failed-logins"],
+    ids=["submissions", "events", "access-events", "users", "failed-logins", "roles"],
 )
 def test_a_filter_holding_a_nul_sends_the_list_back_as_any_filter_it_cannot_apply(
     admin_client, failed, changelist, query
@@ -203,6 +206,18 @@ def test_a_filter_holding_a_nul_sends_the_list_back_as_any_filter_it_cannot_appl
 
     assert response.status_code == 302
     assert response.url == changelist + "?e=1"
+
+
+def test_every_admin_list_refuses_a_filter_holding_a_nul(rf, administrator):
+    request = rf.get("/")
+    request.user = administrator
+
+    lists = {
+        model._meta.label: model_admin.get_changelist(request)
+        for model, model_admin in admin.site._registry.items()
+    }
+
+    assert lists == dict.fromkeys(lists, ChangeListRefusingNul)
 
 
 # --- Re-submit as new ---------------------------------------------------------------

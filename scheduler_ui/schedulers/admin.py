@@ -13,7 +13,8 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.defaultfilters import pluralize
@@ -416,3 +417,11 @@ class ConsoleUserAdmin(RefusesNulFilters, UserAdmin):  # type: ignore[type-arg]
             by = request.user if request.user != user else None
             AccessEvent.record(AccessKind.PASSWORD_CHANGED, request, user, by=by)
         return response
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class ConsoleGroupAdmin(RefusesNulFilters, GroupAdmin):
+    """Django's roles page (a role is a group), its list refusing a NUL as the others do."""
