@@ -309,8 +309,9 @@ def test_the_sync_imports_a_scheduler_once(lookout):
     assert Submission.objects.count() == 1
 
 
-def test_a_scheduler_the_database_cannot_store_is_left_out_and_the_rest_imported(lookout):
-    odd_role = "arn:aws:iam::123456789012:role/odd\x00"  # the service model allows it
+@pytest.mark.parametrize("odd", ["\x00", "\ud800"], ids=["nul", "half-a-surrogate-pair"])
+def test_a_scheduler_the_database_cannot_store_is_left_out_and_the_rest_imported(lookout, odd):
+    odd_role = f"arn:aws:iam::123456789012:role/odd{odd}"  # the service model allows it
     lookout.client.create_inference_scheduler(
         **request_dict(InferenceSchedulerName="odd", RoleArn=odd_role)
     )

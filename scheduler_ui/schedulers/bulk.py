@@ -23,12 +23,11 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError as FormError
-from django.core.validators import ProhibitNullCharactersValidator
 
 from scheduler_ui import lookout
 from scheduler_ui.lookout.service import member_shape_name, set_member
 from scheduler_ui.schedulers import account
-from scheduler_ui.schedulers.models import Submission, null_character_paths
+from scheduler_ui.schedulers.models import Submission, unstorable_text
 
 OPERATION = "CreateInferenceScheduler"
 REQUEST = "CreateInferenceSchedulerRequest"
@@ -214,18 +213,15 @@ def _check_count(count: int) -> None:
 def check(rows: list[tuple[int, Any]]) -> list[Row]:
     """Every row validated as a CreateInferenceScheduler request, with a fresh
     ClientToken where it has none; a ClientToken already used (by a submission
-    or an earlier row) is an error too, and so is text holding a NUL character,
-    as in the form."""
+    or an earlier row) is an error too, and so is text no submission can hold
+    (a NUL character, as in the form)."""
     checked = []
     for number, request in rows:
         if isinstance(request, dict) and "ClientToken" not in request:
             request = {**request, "ClientToken": Submission.new_client_token()}
         errors = lookout.validate_request(OPERATION, request)
         if not errors:  # then it has the request's shape, however deep the file nests
-            errors = [
-                lookout.ValidationError(path, str(ProhibitNullCharactersValidator.message))
-                for path in null_character_paths(request)
-            ]
+            errors = [lookout.ValidationError(path, why) for path, why in unstorable_text(request)]
         checked.append(Row(number, request, errors))
     _check_tokens([row for row in checked if row.valid])
     return checked

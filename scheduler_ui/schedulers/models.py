@@ -18,6 +18,7 @@ from typing import Any, ClassVar, NamedTuple
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.signals import m2m_changed
@@ -112,23 +113,30 @@ class EventKind(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-def null_character_paths(value: Any, path: str = "") -> list[str]:
-    """Where a request's text holds a NUL character, as member paths
-    (`Tags[0].Value`). No submission holds one: the form's fields refuse one, as
-    Django's do, and PostgreSQL cannot store one."""
+def unstorable_text(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """Where a request holds text no submission can, as (member path, why)
+    pairs: a NUL character (the form's fields refuse one, as Django's do), or
+    half of a surrogate pair, which a JSON file can spell ("\\ud800").
+    PostgreSQL stores neither."""
     if isinstance(value, str):
-        return [path] if "\x00" in value else []
+        if "\x00" in value:
+            return [(path, str(ProhibitNullCharactersValidator.message))]
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return [(path, "Must be Unicode text: it holds half of a surrogate pair.")]
+        return []
     if isinstance(value, dict):
         return [
             found
             for key, item in value.items()
-            for found in null_character_paths(item, f"{path}.{key}" if path else str(key))
+            for found in unstorable_text(item, f"{path}.{key}" if path else str(key))
         ]
     if isinstance(value, list):
         return [
             found
             for index, item in enumerate(value)
-            for found in null_character_paths(item, f"{path}[{index}]")
+            for found in unstorable_text(item, f"{path}[{index}]")
         ]
     return []
 

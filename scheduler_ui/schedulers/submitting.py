@@ -36,7 +36,7 @@ from scheduler_ui.schedulers.models import (
     StaleSubmission,
     State,
     Submission,
-    null_character_paths,
+    unstorable_text,
 )
 
 log = logging.getLogger(__name__)
@@ -362,13 +362,13 @@ def _import_if_unknown(summary: dict[str, Any]) -> None:
     except (ClientError, BotoCoreError) as error:
         log.info("could not import %s: %s", name, error)
         return
-    unstorable = null_character_paths(request)
+    unstorable = unstorable_text(request)
     if unstorable:
         # One such scheduler must not stop the sync for all the others.
         log.warning(
-            "could not import %s: %s holds a NUL character, which the database cannot store",
+            "could not import %s, whose configuration no submission can hold: %s",
             name,
-            ", ".join(unstorable),
+            "; ".join(f"{path}: {why}" for path, why in unstorable),
         )
         return
     Submission.imported(request, arn, str(summary["Status"]))
