@@ -1,6 +1,6 @@
 """What settings.py plugs in for security: the Content-Security-Policy header
-(Django 5.2 has none built in) and the client address that failed logins are
-counted against."""
+(Django 5.2 has none built in), the refusal of a header holding a NUL, and the
+client address that failed logins are counted against."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import ipaddress
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 
 # No inline scripts or styles anywhere, the admin included: every script and
@@ -36,6 +37,22 @@ def content_security_policy(
         response = get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
+
+    return middleware
+
+
+def refuse_nul_in_headers(
+    get_response: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """Middleware: answer 400 to a request with a NUL in a header, as gunicorn does
+    before Django sees it. Django's development server (make run) lets one through,
+    and django-axes stores the User-Agent and Accept of a failed login, which
+    PostgreSQL refuses with an error page."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if any("\x00" in value for key, value in request.META.items() if key.startswith("HTTP_")):
+            raise BadRequest("A request header holds a NUL character.")
+        return get_response(request)
 
     return middleware
 

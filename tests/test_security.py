@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import RequestFactory
@@ -32,7 +33,7 @@ from kombu.serialization import loads
 
 from scheduler_ui.celery import app as celery_app
 from scheduler_ui.schedulers.access import VIEWER
-from scheduler_ui.schedulers.models import Submission
+from scheduler_ui.schedulers.models import AccessEvent, Submission
 from scheduler_ui.schedulers.submitting import refresh_status, submit_to_lookout
 from scheduler_ui.security import CONTENT_SECURITY_POLICY, client_ip
 from tests.factories import ROLE_ARN, form_post, full_form_post, make_submission
@@ -358,6 +359,26 @@ def test_the_lock_out_page_looks_like_the_console_and_says_for_how_long(client, 
     assert "Lookout Scheduler Console" in response.text
     assert "Too many failed sign-ins" in response.text
     assert "locked for 15 minutes" in response.text
+
+
+@pytest.mark.parametrize("header", ["HTTP_USER_AGENT", "HTTP_ACCEPT"])
+def test_a_failed_login_with_a_nul_in_a_header_is_refused_as_gunicorn_refuses_it(
+    client, people, header
+):
+    response = log_in(client, "wrong", **{header: "curl\x00"})
+
+    assert response.status_code == 400
+    assert not AccessAttempt.objects.exists()
+    assert not AccessEvent.objects.exists()
+
+
+def test_a_bad_request_page_looks_like_the_console_and_carries_the_security_headers(client, db):
+    response = client.get("/", HTTP_USER_AGENT="\x00")
+
+    assert response.status_code == 400
+    assert "Lookout Scheduler Console" in response.text
+    assert "Bad request" in response.text
+    assert response["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
 
 
 def test_the_lock_out_holds_only_that_username_from_that_address(client, people):
