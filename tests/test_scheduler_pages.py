@@ -216,6 +216,68 @@ def test_an_unreachable_endpoint_is_an_error_state_not_a_server_error(
     assert "EndpointConnectionError" in response.text
 
 
+# --- The rows follow themselves while they change -------------------------------------
+
+
+def following(client, query: str = "") -> str | None:
+    """Where the list's rows ask again for themselves every 5 seconds, or None."""
+    html: str = client.get(reverse("scheduler_list") + query).text
+    start = html.index('id="scheduler-rows"')
+    rows = html[start : html.index(">", start)]
+    if 'hx-trigger="every 5s"' not in rows:
+        return None
+    return rows.split('hx-get="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+
+
+def test_the_rows_follow_themselves_while_a_scheduler_is_pending(viewer_client, configure_lookout):
+    configure_lookout(pending_seconds=600)
+    created()
+
+    assert following(viewer_client) == reverse("scheduler_list")
+
+
+def test_the_rows_follow_themselves_while_a_request_is_under_way(operator_client, lookout):
+    created()
+    operator_client.post(reverse("scheduler_stop", args=[NAME]))
+
+    assert following(operator_client, "?status=RUNNING") == reverse("scheduler_list") + (
+        "?status=RUNNING"
+    )
+
+
+def test_the_rows_follow_a_request_done_since_the_listing_was_read_until_it_is_read_again(
+    operator_client, lookout
+):
+    created()
+    assert following(operator_client) is None  # the listing, RUNNING, is kept a few seconds
+    operator_client.post(reverse("scheduler_stop", args=[NAME]))
+    submitting.submit_to_lookout(Submission.objects.get(operation=Operation.STOP).pk)
+
+    assert following(operator_client) == reverse("scheduler_list")
+    cache.clear()  # the listing is read again: STOPPED
+    assert following(operator_client) is None
+
+
+def test_settled_rows_do_not_follow_themselves(viewer_client, lookout):
+    created()
+    created("fan-scheduler", ModelName="fan-model")
+    stop(lookout, "fan-scheduler")
+
+    assert following(viewer_client) is None
+
+
+def test_a_follow_up_that_cannot_list_is_an_error_so_the_rows_stay(
+    viewer_client, settings, monkeypatch
+):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    settings.LOOKOUT_ENDPOINT_URL = "http://127.0.0.1:1"  # nothing listens there
+
+    response = viewer_client.get(reverse("scheduler_list"), HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 503  # htmx swaps in no error response
+
+
 # --- Start and stop what is selected on the list --------------------------------------
 
 

@@ -9,6 +9,7 @@ reconciled and audited.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from typing import Any
 
@@ -132,6 +133,16 @@ def under_way(names: Iterable[str]) -> dict[str, Submission]:
         .order_by("-created_at", "-id")
     )
     return {submission.scheduler_name: submission for submission in unfinished}
+
+
+def finished_since(names: Iterable[str], moment: datetime.datetime) -> set[str]:
+    """Those of these scheduler names with a request that finished after this
+    moment."""
+    return set(
+        Submission.objects.filter(scheduler_name__in=names, finished_at__gt=moment).values_list(
+            "scheduler_name", flat=True
+        )
+    )
 
 
 def refusal(operation: str, name: str, status: str) -> str:

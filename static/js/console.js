@@ -246,13 +246,17 @@
   }
 
   document.addEventListener("htmx:afterSettle", function () {
+    var changes = [];
     document.querySelectorAll("[data-announce][id]").forEach(function (element) {
       var text = element.getAttribute("data-announce");
       if (announced[element.id] !== undefined && announced[element.id] !== text) {
-        announce(text);
+        changes.push(text);
       }
       announced[element.id] = text;
     });
+    if (changes.length) {
+      announce(changes.join(" "));  /* the region says one thing at a time */
+    }
   });
 
   rememberAnnouncements();
@@ -290,10 +294,16 @@
     }
   }
 
-  document.querySelectorAll("[data-select-all], [data-selected-count]").forEach(function (element) {
-    element.hidden = false;
-    showSelection(element.getAttribute("data-select-all") || element.getAttribute("data-selected-count"));
-  });
+  function showSelections() {
+    document.querySelectorAll("[data-select-all], [data-selected-count]").forEach(function (element) {
+      element.hidden = false;
+      showSelection(element.getAttribute("data-select-all") || element.getAttribute("data-selected-count"));
+    });
+  }
+
+  showSelections();
+  /* Rows that follow themselves (htmx) keep their ticks; a row may come or go. */
+  document.addEventListener("htmx:afterSettle", showSelections);
 
   /* A checkbox is already ticked or cleared when its click is dispatched. */
   document.addEventListener("click", function (event) {

@@ -34,7 +34,12 @@ from scheduler_ui.schedulers.forms import (
     with_another_tag_row,
 )
 from scheduler_ui.schedulers.lifecycle import CannotRead, Refused
-from scheduler_ui.schedulers.models import Operation, Submission, SubmissionEvent
+from scheduler_ui.schedulers.models import (
+    SETTLED_STATUSES,
+    Operation,
+    Submission,
+    SubmissionEvent,
+)
 from scheduler_ui.schedulers.submitting import as_create_request
 
 # The listing is asked again after this long: pages stay fresh without a
@@ -135,6 +140,8 @@ class Row:
     summary: dict[str, Any]
     record: Submission | None
     busy: Submission | None  # a request still under way
+    # A request for it finished after the listing was read, which may not show it.
+    newer_than_listing: bool = False
 
     @property
     def status(self) -> str:
@@ -148,15 +155,24 @@ class Row:
     def imported(self) -> bool:
         return self.record is None or self.record.operation == Operation.IMPORTED
 
+    @property
+    def changing(self) -> bool:
+        """Whether the row is about to change: a request under way or just done,
+        or a status on its way to another (PENDING, STOPPING)."""
+        return (
+            self.busy is not None or self.newer_than_listing or self.status not in SETTLED_STATUSES
+        )
 
-def listing(params: dict[str, str]) -> list[dict[str, Any]]:
+
+def listing(params: dict[str, str]) -> tuple[list[dict[str, Any]], datetime.datetime]:
     """Every scheduler ListInferenceSchedulers returns for these filters (all its
-    pages), kept a few seconds."""
+    pages), kept a few seconds, and when it was asked for."""
     where = [settings.LOOKOUT_ENDPOINT_URL, settings.AWS_REGION, sorted(params.items())]
     key = "schedulers:" + hashlib.sha256(json.dumps(where).encode()).hexdigest()
-    found: list[dict[str, Any]] | None = cache.get(key)
+    found: tuple[list[dict[str, Any]], datetime.datetime] | None = cache.get(key)
     if found is None:
-        found = lifecycle.list_schedulers(**params)
+        asked_at = timezone.now()
+        found = (lifecycle.list_schedulers(**params), asked_at)
         cache.set(key, found, LIST_CACHE_SECONDS)
     return found
 
@@ -168,10 +184,11 @@ def scheduler_list(request: HttpRequest) -> HttpResponse:
         return act_on_selected(request)
     filters = SchedulerFilterForm(request.GET)
     summaries: list[dict[str, Any]] = []
+    listed_at = timezone.now()
     error = None
     if filters.is_valid():
         try:
-            summaries = listing(filters.list_params())
+            summaries, listed_at = listing(filters.list_params())
         except CannotRead as cannot:
             error = cannot
     # By name, so that a page holds the same schedulers from one visit to the next.
@@ -180,6 +197,11 @@ def scheduler_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(summaries, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     names = [summary["InferenceSchedulerName"] for summary in page]
     records, busy = Submission.records(names), lifecycle.under_way(names)
+    done_since = lifecycle.finished_since(names, listed_at)
+    rows = [
+        Row(summary, records.get(name), busy.get(name), name in done_since)
+        for summary, name in zip(page, names, strict=True)
+    ]
     other_filters = request.GET.copy()
     other_filters.pop("page", None)
     return render(
@@ -189,13 +211,16 @@ def scheduler_list(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "filtered": bool(other_filters),
             "page": page,
-            "rows": [
-                Row(summary, records.get(name), busy.get(name))
-                for summary, name in zip(page, names, strict=True)
-            ],
+            "rows": rows,
+            # The rows follow themselves while any of them is changing, as the
+            # overview does while work is in progress.
+            "following": any(row.changing for row in rows),
             "other_filters": other_filters.urlencode(),
             "error": error,
         },
+        # A follow-up (htmx) that could not list is not swapped in: the rows
+        # stay as they were and the next one tries again.
+        status=503 if error and request.headers.get("HX-Request") else 200,
     )
 
 
