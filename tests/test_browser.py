@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -92,7 +93,15 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def new_page(browser: Browser, live_server: Any) -> Iterator[Callable[..., Page]]:
+def expected_browser_errors() -> list[str]:
+    """The starts of the browser errors a test expects: none, unless it adds some."""
+    return []
+
+
+@pytest.fixture
+def new_page(
+    browser: Browser, live_server: Any, expected_browser_errors: list[str]
+) -> Iterator[Callable[..., Page]]:
     """Pages, each in a fresh context on the live server; any error in the browser
     (a script error, a failing script, style or htmx request) fails the test."""
     contexts: list[BrowserContext] = []
@@ -122,7 +131,8 @@ def new_page(browser: Browser, live_server: Any) -> Iterator[Callable[..., Page]
     yield new
     for context in contexts:
         context.close()
-    assert errors == [], "errors in the browser"
+    unexpected = [error for error in errors if not error.startswith(tuple(expected_browser_errors))]
+    assert unexpected == [], "errors in the browser"
 
 
 @pytest.fixture
@@ -318,6 +328,31 @@ def test_the_preview_shows_the_request_as_you_type(page: Page, operator: User) -
     expect(preview.get_by_role("link", name="Input S3 bucket")).to_be_visible()
     assert shown == {**request_for(form_post()), "ClientToken": "<generated on submit>"}
     assert not Submission.objects.exists()
+    assert_accessible(page)
+
+
+def test_once_the_session_ends_the_preview_stays_and_says_to_sign_in_again(
+    page: Page, operator: User, expected_browser_errors: list[str]
+) -> None:
+    # The preview's request, refused, and htmx saying so in the console.
+    expected_browser_errors.extend(["401 ", "Response Status Error Code 401"])
+    log_in(page, operator)
+    page.goto("/schedulers/new/")
+    fill_form(page, form_post())
+    json_shown = page.get_by_test_id("preview-json")
+    expect(json_shown).to_contain_text('"InferenceSchedulerName": "pump-scheduler"')
+
+    Session.objects.all().delete()  # the session ends (eight hours, or a log out elsewhere)
+    page.get_by_label("Scheduler name").fill("pump-scheduler-2")
+
+    notice = page.get_by_test_id("signed-out")
+    expect(notice).to_contain_text("Your session has ended")
+    expect(notice.get_by_role("link", name="Sign in again")).to_have_attribute(
+        "href", "/accounts/login/?next=/schedulers/new/"
+    )
+    expect(json_shown).to_contain_text('"InferenceSchedulerName": "pump-scheduler"')
+    expect(page.get_by_label("Scheduler name")).to_have_value("pump-scheduler-2")
+    assert page.get_by_label("Password").count() == 0  # no login page inside this one
     assert_accessible(page)
 
 

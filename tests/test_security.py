@@ -469,6 +469,25 @@ def test_a_session_ends_eight_hours_after_login(client, people):
     assert expired.url.startswith(LOGIN)
 
 
+def test_after_the_session_a_background_request_is_told_to_sign_in_again_from_its_page(client, db):
+    response = client.get(
+        reverse("scheduler_list"),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/schedulers/?page=2",
+    )
+
+    assert response.status_code == 401  # htmx swaps nothing in
+    assert "Your session has ended" in response.text
+    assert f'href="{LOGIN}?next=/schedulers/%3Fpage%3D2"' in response.text
+
+
+def test_after_the_session_a_page_still_leads_to_the_login(client, db):
+    response = client.get(reverse("scheduler_list"))
+
+    assert response.status_code == 302
+    assert response.url == f"{LOGIN}?next=/schedulers/"
+
+
 # --- Credentials -------------------------------------------------------------------------
 
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/recognisable+SECRET+key/42"

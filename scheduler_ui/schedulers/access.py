@@ -4,13 +4,16 @@ decorators that check them.
 A role is a Django group. Viewers read everything; Operators also submit and
 clone (and take the lifecycle actions, under the same permission); Administrators
 also use the admin panel, manage users and lift their login lock-outs. Superusers
-may do anything, as usual.
+may do anything, as usual. Every page needs a signed-in user
+(`LoginRequired`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.apps import apps as installed_apps
 from django.apps.registry import Apps
@@ -18,9 +21,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.management import create_permissions
+from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.views import redirect_to_login
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.http import HttpRequest, HttpResponseBase
+from django.shortcuts import render, resolve_url
 
 VIEWER = "Viewer"
 OPERATOR = "Operator"
@@ -125,3 +132,33 @@ def sync_roles(apps: Apps) -> None:
             )
         ]
         group.permissions.set(found)
+
+
+class LoginRequired(LoginRequiredMiddleware):
+    """Django's LoginRequiredMiddleware, but a request that htmx sends in the
+    background once the session has ended (a page following itself, the form's
+    preview) gets a 401 and a notice to sign in again, which console.js shows at
+    the top of the page. A redirect would be followed, and the whole login page
+    swapped into the part of the page that htmx updates."""
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponseBase | None:
+        to_login = super().process_view(request, view_func, view_args, view_kwargs)
+        if to_login is None or not request.headers.get("HX-Request"):
+            return to_login
+        # Back to the page the person is on, not to the part htmx asked for.
+        page = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back_to = (page.path or "/") + (f"?{page.query}" if page.query else "")
+        login = redirect_to_login(
+            back_to,
+            resolve_url(self.get_login_url(view_func)),
+            self.get_redirect_field_name(view_func),
+        )
+        return render(
+            request, "registration/signed_out_notice.html", {"login_url": login.url}, status=401
+        )

@@ -9,6 +9,7 @@
  *  3. Double-submit prevention        <form method="post" data-once>
  *  4. Announce live changes           <div id="..." data-announce="State: RUNNING.">
  *  5. Selecting rows                  <input type="checkbox" data-select-all="form-id" hidden>
+ *  6. A session that has ended        <div id="signed-out-notice">
  *
  * htmx's own configuration (includeIndicatorStyles: false) is set by the
  * <meta name="htmx-config"> tag in templates/base.html, not here.
@@ -337,6 +338,20 @@
     formId = formId || box.getAttribute("form");
     if (formId) {
       showSelection(formId);
+    }
+  });
+
+  /* ---- 6. A session that has ended -------------------------------------- */
+  /*
+   * A request htmx makes in the background after the session has ended is
+   * answered 401 with a notice to sign in again (access.LoginRequired); htmx
+   * swaps nothing in for it, so the page stays as it was, what was typed
+   * included, and the notice goes at the top, once.
+   */
+  document.addEventListener("htmx:responseError", function (event) {
+    var notice = document.getElementById("signed-out-notice");
+    if (event.detail.xhr.status === 401 && notice && !notice.hasChildNodes()) {
+      notice.innerHTML = event.detail.xhr.responseText;
     }
   });
 })();
