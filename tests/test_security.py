@@ -481,6 +481,18 @@ def test_after_the_session_a_background_request_is_told_to_sign_in_again_from_it
     assert f'href="{LOGIN}?next=/schedulers/%3Fpage%3D2"' in response.text
 
 
+@pytest.mark.parametrize("current_url", ["", "http://[testserver/", "no-path", "\x7f"])
+def test_after_the_session_a_background_request_from_no_known_page_is_sent_to_the_overview(
+    client, db, current_url
+):
+    response = client.get(
+        reverse("scheduler_list"), HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=current_url
+    )
+
+    assert response.status_code == 401
+    assert f'href="{LOGIN}?next=/"' in response.text
+
+
 def test_after_the_session_a_page_still_leads_to_the_login(client, db):
     response = client.get(reverse("scheduler_list"))
 

@@ -151,14 +151,24 @@ class LoginRequired(LoginRequiredMiddleware):
         to_login = super().process_view(request, view_func, view_args, view_kwargs)
         if to_login is None or not request.headers.get("HX-Request"):
             return to_login
-        # Back to the page the person is on, not to the part htmx asked for.
-        page = urlsplit(request.headers.get("HX-Current-URL", ""))
-        back_to = (page.path or "/") + (f"?{page.query}" if page.query else "")
         login = redirect_to_login(
-            back_to,
+            _page_path(request.headers.get("HX-Current-URL", "")),
             resolve_url(self.get_login_url(view_func)),
             self.get_redirect_field_name(view_func),
         )
         return render(
             request, "registration/signed_out_notice.html", {"login_url": login.url}, status=401
         )
+
+
+def _page_path(current_url: str) -> str:
+    """The path and query of the page htmx sent a request from (htmx's
+    HX-Current-URL), to come back to after signing in; the overview when the
+    header holds no such thing."""
+    try:
+        page = urlsplit(current_url)
+    except ValueError:  # such as an unclosed "[" where an IPv6 address goes
+        return "/"
+    if not page.path.startswith("/"):
+        return "/"
+    return page.path + (f"?{page.query}" if page.query else "")
