@@ -753,24 +753,29 @@ def test_an_operator_deletes_the_selected_schedulers_after_confirming(
     assert {s.scheduler_name for s in deleted} == {long_named_scheduler, "fan-1"}
 
 
-def test_the_list_follows_a_stop_to_its_end_without_a_reload_and_keeps_the_ticks(
-    page: Page, operator: User, long_named_scheduler: str
-) -> None:
-    stopping = Submission.accept(
+@pytest.fixture
+def stopping_fan(operator: User, long_named_scheduler: str) -> Submission:
+    """A stop of fan-1, accepted and not yet taken by a worker."""
+    return Submission.accept(
         {"InferenceSchedulerName": "fan-1"}, operator, operation=Operation.STOP
     )
+
+
+def test_the_list_follows_a_stop_to_its_end_without_a_reload_and_keeps_the_ticks(
+    page: Page, operator: User, long_named_scheduler: str, stopping_fan: Submission
+) -> None:
     log_in(page, operator)
     page.goto("/schedulers/")
     moved = navigations(page)
     fan = page.get_by_test_id("scheduler-fan-1")
-    expect(fan).to_contain_text(f"Request #{stopping.pk} (stop) under way")
+    expect(fan).to_contain_text(f"Request #{stopping_fan.pk} (stop) under way")
     page.get_by_label(f"Select {long_named_scheduler}").check()
     clone = page.get_by_test_id(f"scheduler-{long_named_scheduler}").get_by_role(
         "link", name="Clone"
     )
     clone.focus()  # a keyboard user's place
 
-    submitting.submit_to_lookout(stopping.pk)  # the worker's part
+    submitting.submit_to_lookout(stopping_fan.pk)  # the worker's part
 
     expect(fan.locator(".state-badge")).to_have_text("STOPPED", timeout=15_000)
     expect(page.locator("#console-live")).to_have_text("fan-1 is STOPPED.")  # read out
@@ -779,6 +784,29 @@ def test_the_list_follows_a_stop_to_its_end_without_a_reload_and_keeps_the_ticks
     expect(page.get_by_test_id("selected-count")).to_have_text("1 of 2 selected")
     expect(page.locator("#scheduler-rows[hx-trigger]")).to_have_count(0)  # settled: no more
     expect(clone).to_be_focused()
+    assert moved == []
+    assert_accessible(page)
+
+
+def test_a_schedulers_page_follows_a_stop_to_its_end_without_a_reload(
+    page: Page, operator: User, stopping_fan: Submission
+) -> None:
+    log_in(page, operator)
+    page.goto("/schedulers/fan-1/")
+    moved = navigations(page)
+    status = page.get_by_test_id("facts")
+    expect(status).to_contain_text(f"Request #{stopping_fan.pk} (stop) is under way")
+    page.get_by_role("link", name="Clone").focus()  # a keyboard user's place
+
+    submitting.submit_to_lookout(stopping_fan.pk)  # the worker's part
+
+    heading = page.get_by_role("heading", level=1)
+    expect(heading.locator(".state-badge")).to_have_text("STOPPED", timeout=10_000)
+    expect(status.locator(".state-badge")).to_have_text("STOPPED")
+    expect(page.get_by_role("link", name="Delete")).to_be_visible()
+    expect(page.locator("#console-live")).to_have_text("fan-1 is STOPPED.")
+    expect(page.locator("#scheduler-header[hx-trigger]")).to_have_count(0)  # settled: no more
+    expect(page.get_by_role("link", name="Clone")).to_be_focused()
     assert moved == []
     assert_accessible(page)
 

@@ -538,6 +538,55 @@ def test_a_scheduler_with_a_request_under_way_offers_no_other_action(operator_cl
         assert reverse("scheduler_stop", args=[NAME]) not in html
 
 
+def follows_itself(response) -> bool:
+    """Whether a scheduler's page asks again for its heading every 5 seconds."""
+    html = response.text
+    start = html.index('id="scheduler-header"')
+    return 'hx-trigger="every 5s"' in html[start : html.index(">", start)]
+
+
+def test_a_pending_schedulers_page_follows_itself(viewer_client, configure_lookout):
+    configure_lookout(pending_seconds=600)
+    created()
+
+    assert follows_itself(detail(viewer_client))
+
+
+def test_a_schedulers_page_follows_itself_while_a_request_is_under_way(operator_client, lookout):
+    created()
+    operator_client.post(reverse("scheduler_stop", args=[NAME]))
+
+    assert follows_itself(detail(operator_client))
+
+
+def test_a_settled_schedulers_page_does_not_follow_itself(viewer_client, lookout):
+    created()
+
+    assert not follows_itself(detail(viewer_client))
+
+
+def test_a_scheduler_deleted_while_its_page_follows_it_reloads_the_page(viewer_client, lookout):
+    created()
+    stop(lookout)
+    lookout.client.delete_inference_scheduler(InferenceSchedulerName=NAME)
+
+    response = viewer_client.get(reverse("scheduler_detail", args=[NAME]), HTTP_HX_REQUEST="true")
+
+    assert response["HX-Refresh"] == "true"
+
+
+def test_a_follow_up_that_cannot_read_the_scheduler_is_an_error_so_the_page_stays(
+    viewer_client, settings, monkeypatch
+):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    settings.LOOKOUT_ENDPOINT_URL = "http://127.0.0.1:1"  # nothing listens there
+
+    response = viewer_client.get(reverse("scheduler_detail", args=[NAME]), HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 503  # htmx swaps in no error response
+
+
 def test_a_scheduler_that_is_gone_is_not_found_but_its_record_is_shown(viewer_client, lookout):
     make_submission(InferenceSchedulerName="ghost")
 

@@ -362,15 +362,25 @@ def scheduler_detail(request: HttpRequest, name: str) -> HttpResponse:
         described = lifecycle.describe(name)
     except CannotRead as error:
         context["error"] = error
-        return render(
+        follow_up = bool(request.headers.get("HX-Request"))
+        response = render(
             request,
             "schedulers/scheduler_detail.html",
             context,
-            status=404 if error.not_found else 200,
+            # A follow-up that could not read is not swapped in (htmx swaps no
+            # error response): the page stays as it was and the next one tries again.
+            status=404 if error.not_found else 503 if follow_up else 200,
         )
+        if error.not_found and follow_up:
+            # Deleted while the page followed it: the whole page says so.
+            response["HX-Refresh"] = "true"
+        return response
     context.update(described=described, status=str(described["Status"]))
     context["busy"] = lifecycle.under_way([name]).get(name)
     context["actions"] = frozenset() if context["busy"] else lifecycle.offered(context["status"])
+    # The status and the actions follow themselves while they are changing, as
+    # the list's rows do.
+    context["following"] = context["busy"] is not None or context["status"] not in SETTLED_STATUSES
     context["described_json"] = json.dumps(described, indent=2, default=str)
     tags: list[Any] = []
     try:
