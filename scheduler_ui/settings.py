@@ -163,6 +163,7 @@ AXES_DISABLE_ACCESS_LOG = True
 SESSION_COOKIE_AGE = int(env_float("DJANGO_SESSION_HOURS", 8) * 3600)
 # The pages read the CSRF token from a <meta> tag, never from the cookie.
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "scheduler_ui.schedulers.access.csrf_failure"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"

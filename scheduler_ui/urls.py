@@ -34,6 +34,8 @@ class SchedulerName:
 
 register_converter(SchedulerName, "scheduler")
 
+handler403 = "scheduler_ui.schedulers.access.permission_denied"
+
 urlpatterns = [
     path("", pages.overview, name="overview"),
     path("healthz", pages.healthz, name="healthz"),

@@ -345,7 +345,7 @@ def test_once_the_session_ends_the_preview_stays_and_says_to_sign_in_again(
     Session.objects.all().delete()  # the session ends (eight hours, or a log out elsewhere)
     page.get_by_label("Scheduler name").fill("pump-scheduler-2")
 
-    notice = page.get_by_test_id("signed-out")
+    notice = page.get_by_test_id("page-notice")
     expect(notice).to_contain_text("Your session has ended")
     expect(notice.get_by_role("link", name="Sign in again")).to_have_attribute(
         "href", "/accounts/login/?next=/schedulers/new/"
@@ -353,6 +353,28 @@ def test_once_the_session_ends_the_preview_stays_and_says_to_sign_in_again(
     expect(json_shown).to_contain_text('"InferenceSchedulerName": "pump-scheduler"')
     expect(page.get_by_label("Scheduler name")).to_have_value("pump-scheduler-2")
     assert page.get_by_label("Password").count() == 0  # no login page inside this one
+    assert_accessible(page)
+
+
+def test_once_the_role_is_taken_away_a_following_page_says_so_and_stops_asking(
+    page: Page, operator: User, expected_browser_errors: list[str]
+) -> None:
+    expected_browser_errors.extend(["403 ", "Response Status Error Code 403"])
+    queued = make_submission(operator)  # no worker: its page follows it every 2 s
+    log_in(page, operator)
+    with page.expect_response(lambda response: "/status/" in response.url):
+        page.goto(f"/submissions/{queued.pk}/")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+
+    operator.user_permissions.clear()
+
+    notice = page.get_by_test_id("page-notice")
+    expect(notice).to_contain_text("Your account may no longer do this")
+    asked_when_refused = len(asked)
+    page.wait_for_timeout(4500)  # two more turns of the page's following
+    assert len(asked) == asked_when_refused == 1
+    expect(page.get_by_role("heading", name=queued.scheduler_name, level=1)).to_be_visible()
     assert_accessible(page)
 
 

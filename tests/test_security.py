@@ -500,6 +500,76 @@ def test_after_the_session_a_page_still_leads_to_the_login(client, db):
     assert response.url == f"{LOGIN}?next=/schedulers/"
 
 
+# --- Refusals mid-session -----------------------------------------------------------------
+
+BACKGROUND = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/schedulers/new/"}
+
+
+@pytest.mark.parametrize("url", [reverse("overview"), reverse("scheduler_list")])
+def test_a_background_request_after_the_role_is_taken_away_gets_a_notice(
+    viewer_client, viewer, url
+):
+    viewer.groups.clear()
+
+    response = viewer_client.get(url, **BACKGROUND)
+
+    assert response.status_code == 403  # htmx swaps nothing in
+    assert "Your account may no longer do this" in response.text
+    assert "<html" not in response.text
+
+
+def test_a_page_after_the_role_is_taken_away_is_still_the_403_page(viewer_client, viewer):
+    viewer.groups.clear()
+
+    response = viewer_client.get(reverse("scheduler_list"))
+
+    assert response.status_code == 403
+    assert "Access denied" in response.text
+    assert "Lookout Scheduler Console" in response.text
+
+
+@pytest.fixture
+def stale_token_client(operator_client):
+    """An Operator whose page holds a CSRF token from before they last signed in."""
+    operator_client.handler.enforce_csrf_checks = True
+    operator_client.get(reverse("submission_new"))
+    stale = operator_client.cookies["csrftoken"].value
+    operator_client.cookies["csrftoken"] = "x" * 32  # signing in again rotates it
+    operator_client.stale_token = stale
+    return operator_client
+
+
+def test_a_background_request_from_an_expired_page_gets_a_notice_to_reload_it(
+    stale_token_client, caplog
+):
+    response = stale_token_client.post(
+        reverse("submission_preview"),
+        form_post(),
+        HTTP_X_CSRFTOKEN=stale_token_client.stale_token,
+        **BACKGROUND,
+    )
+
+    assert response.status_code == 403
+    assert "This page has expired" in response.text
+    assert 'href="/schedulers/new/"' in response.text
+    assert "<html" not in response.text
+
+
+def test_a_form_sent_from_an_expired_page_is_refused_in_the_consoles_look(
+    stale_token_client, caplog
+):
+    response = stale_token_client.post(
+        reverse("submission_new"),
+        {**form_post(), "csrfmiddlewaretoken": stale_token_client.stale_token},
+    )
+
+    assert response.status_code == 403
+    assert "This page has expired" in response.text
+    assert "Lookout Scheduler Console" in response.text
+    assert response["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert not Submission.objects.exists()
+
+
 # --- Credentials -------------------------------------------------------------------------
 
 SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/recognisable+SECRET+key/42"

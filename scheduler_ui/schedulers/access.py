@@ -6,6 +6,12 @@ clone (and take the lifecycle actions, under the same permission); Administrator
 also use the admin panel, manage users and lift their login lock-outs. Superusers
 may do anything, as usual. Every page needs a signed-in user
 (`LoginRequired`).
+
+A request that htmx sends in the background (a page following itself, the
+form's preview) and that is refused gets a short notice instead of a page:
+console.js shows it at the top of the page and stops the page's background
+requests. htmx swaps nothing in for an error, so the page keeps what it shows
+and what was typed.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.views import redirect_to_login
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render, resolve_url
+from django.views import defaults
 
 VIEWER = "Viewer"
 OPERATOR = "Operator"
@@ -135,11 +142,10 @@ def sync_roles(apps: Apps) -> None:
 
 
 class LoginRequired(LoginRequiredMiddleware):
-    """Django's LoginRequiredMiddleware, but a request that htmx sends in the
-    background once the session has ended (a page following itself, the form's
-    preview) gets a 401 and a notice to sign in again, which console.js shows at
-    the top of the page. A redirect would be followed, and the whole login page
-    swapped into the part of the page that htmx updates."""
+    """Django's LoginRequiredMiddleware, but a background request once the
+    session has ended gets a 401 and a notice to sign in again. A redirect would
+    be followed, and the whole login page swapped into the part of the page that
+    htmx updates."""
 
     def process_view(
         self,
@@ -152,21 +158,38 @@ class LoginRequired(LoginRequiredMiddleware):
         if to_login is None or not request.headers.get("HX-Request"):
             return to_login
         login = redirect_to_login(
-            _page_path(request.headers.get("HX-Current-URL", "")),
+            page_path(request),
             resolve_url(self.get_login_url(view_func)),
             self.get_redirect_field_name(view_func),
         )
+        return render(request, "notices/signed_out.html", {"login_url": login.url}, status=401)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 403 handler: a role taken away mid-session refuses a background request
+    with a notice; a page, with the 403 page."""
+    if request.headers.get("HX-Request"):
+        return render(request, "notices/permission_denied.html", status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a page opened before its user last signed in holds a
+    token that no longer counts. Said in the console's look (Django's own page
+    is bare), and as a notice to a background request."""
+    if request.headers.get("HX-Request"):
         return render(
-            request, "registration/signed_out_notice.html", {"login_url": login.url}, status=401
+            request, "notices/expired_page.html", {"page": page_path(request)}, status=403
         )
+    return render(request, "403_csrf.html", status=403)
 
 
-def _page_path(current_url: str) -> str:
+def page_path(request: HttpRequest) -> str:
     """The path and query of the page htmx sent a request from (htmx's
-    HX-Current-URL), to come back to after signing in; the overview when the
-    header holds no such thing."""
+    HX-Current-URL), to come back to; the overview when the header holds no
+    such thing."""
     try:
-        page = urlsplit(current_url)
+        page = urlsplit(request.headers.get("HX-Current-URL", ""))
     except ValueError:  # such as an unclosed "[" where an IPv6 address goes
         return "/"
     if not page.path.startswith("/"):

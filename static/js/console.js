@@ -9,7 +9,7 @@
  *  3. Double-submit prevention        <form method="post" data-once>
  *  4. Announce live changes           <div id="..." data-announce="State: RUNNING.">
  *  5. Selecting rows                  <input type="checkbox" data-select-all="form-id" hidden>
- *  6. A session that has ended        <div id="signed-out-notice">
+ *  6. A page that can no longer update itself   <div id="page-notice">
  *
  * htmx's own configuration (includeIndicatorStyles: false) is set by the
  * <meta name="htmx-config"> tag in templates/base.html, not here.
@@ -341,17 +341,31 @@
     }
   });
 
-  /* ---- 6. A session that has ended -------------------------------------- */
+  /* ---- 6. A page that can no longer update itself ---------------------- */
   /*
-   * A request htmx makes in the background after the session has ended is
-   * answered 401 with a notice to sign in again (access.LoginRequired); htmx
-   * swaps nothing in for it, so the page stays as it was, what was typed
-   * included, and the notice goes at the top, once.
+   * A background request refused (the session ended: 401; the role taken away
+   * or the page expired: 403) is answered with a notice (access.py). htmx swaps
+   * nothing in for it, so the page stays as it was, what was typed included;
+   * the notice goes at the top, once, and the page stops asking: every later
+   * request would be refused the same way.
    */
+  var REFUSED = [401, 403];
+  var refused = false;
+
   document.addEventListener("htmx:responseError", function (event) {
-    var notice = document.getElementById("signed-out-notice");
-    if (event.detail.xhr.status === 401 && notice && !notice.hasChildNodes()) {
+    if (REFUSED.indexOf(event.detail.xhr.status) === -1) {
+      return;
+    }
+    var notice = document.getElementById("page-notice");
+    if (notice && !refused) {
       notice.innerHTML = event.detail.xhr.responseText;
+    }
+    refused = true;
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (refused) {
+      event.preventDefault();
     }
   });
 })();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -23,6 +24,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     (`?state=failed`, or `?state=stuck` for the sweeper's), and the most recent
     submissions of what is shown."""
     if not request.user.has_perms(READ):
+        if request.headers.get("HX-Request"):  # the overview following itself
+            raise PermissionDenied
         # Where everyone lands after logging in: say why there is nothing to see.
         return render(request, "schedulers/no_role.html", status=403)
     now = timezone.now()
