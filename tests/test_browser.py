@@ -372,7 +372,7 @@ def test_once_the_role_is_taken_away_a_following_page_says_so_and_stops_asking(
     notice = page.get_by_test_id("page-notice")
     expect(notice).to_contain_text("Your account may no longer do this")
     asked_when_refused = len(asked)
-    page.wait_for_timeout(4500)  # two more turns of the page's following
+    page.wait_for_timeout(2500)  # more than one turn of the page's following
     assert len(asked) == asked_when_refused == 1
     expect(page.get_by_role("heading", name=queued.scheduler_name, level=1)).to_be_visible()
     assert_accessible(page)
