@@ -818,6 +818,12 @@ def test_a_schedulers_page_follows_a_stop_to_its_end_without_a_reload(
     moved = navigations(page)
     status = page.get_by_test_id("facts")
     expect(status).to_contain_text(f"Request #{stopping_fan.pk} (stop) is under way")
+    the_stop = (
+        page.get_by_test_id("submissions")
+        .get_by_role("row")
+        .filter(has=page.get_by_role("link", name=f"#{stopping_fan.pk}", exact=True))
+    )
+    expect(the_stop).to_contain_text("Queued")
     page.get_by_role("link", name="Clone").focus()  # a keyboard user's place
 
     submitting.submit_to_lookout(stopping_fan.pk)  # the worker's part
@@ -825,6 +831,7 @@ def test_a_schedulers_page_follows_a_stop_to_its_end_without_a_reload(
     heading = page.get_by_role("heading", level=1)
     expect(heading.locator(".state-badge")).to_have_text("STOPPED", timeout=10_000)
     expect(status.locator(".state-badge")).to_have_text("STOPPED")
+    expect(the_stop).to_contain_text("Succeeded")
     expect(page.get_by_role("link", name="Delete")).to_be_visible()
     expect(page.locator("#console-live")).to_have_text("fan-1 is STOPPED.")
     expect(page.locator("#scheduler-header[hx-trigger]")).to_have_count(0)  # settled: no more
