@@ -26,7 +26,7 @@ import time_machine
 from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
 from kombu.exceptions import ContentDisallowed
 from kombu.serialization import loads
@@ -568,6 +568,16 @@ def test_a_form_sent_from_an_expired_page_is_refused_in_the_consoles_look(
     assert "Lookout Scheduler Console" in response.text
     assert response["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
     assert not Submission.objects.exists()
+
+
+def test_a_login_from_a_browser_that_keeps_no_cookies_is_told_it_needs_them(db):
+    browser = Client(enforce_csrf_checks=True)  # it never sends the CSRF cookie back
+
+    response = browser.post(LOGIN, {"username": "alice", "password": PASSWORD})
+
+    assert response.status_code == 403
+    assert "Cookies needed" in response.text
+    assert "allow them" in response.text
 
 
 # --- Credentials -------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware import csrf
 from django.shortcuts import render, resolve_url
 from django.views import defaults
 
@@ -176,12 +177,14 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: a page opened before its user last signed in holds a
     token that no longer counts. Said in the console's look (Django's own page
-    is bare), and as a notice to a background request."""
+    is bare), and as a notice to a background request; a browser that keeps no
+    cookies is told so, as Django's page tells it."""
     if request.headers.get("HX-Request"):
         return render(
             request, "notices/expired_page.html", {"page": page_path(request)}, status=403
         )
-    return render(request, "403_csrf.html", status=403)
+    no_cookie = reason == csrf.REASON_NO_CSRF_COOKIE
+    return render(request, "403_csrf.html", {"no_cookie": no_cookie}, status=403)
 
 
 def page_path(request: HttpRequest) -> str:
