@@ -840,6 +840,32 @@ def test_a_schedulers_page_follows_a_stop_to_its_end_without_a_reload(
     assert_accessible(page)
 
 
+def test_a_following_page_says_when_lookout_does_not_answer_and_goes_on_when_it_does(
+    page: Page,
+    operator: User,
+    stopping_fan: Submission,
+    settings: Any,
+    expected_browser_errors: list[str],
+) -> None:
+    expected_browser_errors.extend(["503 ", "Response Status Error Code 503"])
+    log_in(page, operator)
+    page.goto("/schedulers/fan-1/")
+    expect(page.get_by_test_id("facts")).to_contain_text("is under way")
+    answering = settings.LOOKOUT_ENDPOINT_URL
+
+    settings.LOOKOUT_ENDPOINT_URL = "http://127.0.0.1:1"  # nothing answers there
+    notice = page.get_by_test_id("page-notice")
+    expect(notice).to_contain_text("Lookout for Equipment did not answer", timeout=10_000)
+    expect(page.get_by_test_id("facts")).to_contain_text("is under way")  # as last read
+    settings.LOOKOUT_ENDPOINT_URL = answering
+    submitting.submit_to_lookout(stopping_fan.pk)
+
+    heading = page.get_by_role("heading", level=1)
+    expect(heading.locator(".state-badge")).to_have_text("STOPPED", timeout=10_000)
+    expect(page.locator("#page-notice")).to_be_empty()
+    assert_accessible(page)
+
+
 def test_on_a_phone_only_the_scheduler_pages_tables_scroll_sideways(
     new_page: Callable[..., Page], operator: User, long_named_scheduler: str
 ) -> None:

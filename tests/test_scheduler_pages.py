@@ -266,7 +266,7 @@ def test_settled_rows_do_not_follow_themselves(viewer_client, lookout):
     assert following(viewer_client) is None
 
 
-def test_a_follow_up_that_cannot_list_is_an_error_so_the_rows_stay(
+def test_a_follow_up_that_cannot_list_is_an_error_so_the_rows_stay_and_says_why(
     viewer_client, settings, monkeypatch
 ):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -276,6 +276,8 @@ def test_a_follow_up_that_cannot_list_is_an_error_so_the_rows_stay(
     response = viewer_client.get(reverse("scheduler_list"), HTTP_HX_REQUEST="true")
 
     assert response.status_code == 503  # htmx swaps in no error response
+    assert "Lookout for Equipment did not answer" in response.text
+    assert "shows what it last read" in response.text
 
 
 # --- Start and stop what is selected on the list --------------------------------------
@@ -575,7 +577,7 @@ def test_a_scheduler_deleted_while_its_page_follows_it_reloads_the_page(viewer_c
     assert response["HX-Refresh"] == "true"
 
 
-def test_a_follow_up_that_cannot_read_the_scheduler_is_an_error_so_the_page_stays(
+def test_a_follow_up_that_cannot_read_the_scheduler_is_an_error_so_the_page_stays_and_says_why(
     viewer_client, settings, monkeypatch
 ):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -585,6 +587,8 @@ def test_a_follow_up_that_cannot_read_the_scheduler_is_an_error_so_the_page_stay
     response = viewer_client.get(reverse("scheduler_detail", args=[NAME]), HTTP_HX_REQUEST="true")
 
     assert response.status_code == 503  # htmx swaps in no error response
+    assert "Lookout for Equipment did not answer" in response.text
+    assert "<html" not in response.text
 
 
 def test_a_scheduler_that_is_gone_is_not_found_but_its_record_is_shown(viewer_client, lookout):

@@ -9,7 +9,7 @@
  *  3. Double-submit prevention        <form method="post" data-once>
  *  4. Announce live changes           <div id="..." data-announce="State: RUNNING.">
  *  5. Selecting rows                  <input type="checkbox" data-select-all="form-id" hidden>
- *  6. A page that can no longer update itself   <div id="page-notice">
+ *  6. A page that cannot update itself <div id="page-notice">
  *
  * htmx's own configuration (includeIndicatorStyles: false) is set by the
  * <meta name="htmx-config"> tag in templates/base.html, not here.
@@ -341,26 +341,43 @@
     }
   });
 
-  /* ---- 6. A page that can no longer update itself ---------------------- */
+  /* ---- 6. A page that cannot update itself ---------------------------- */
   /*
    * A background request refused (the session ended: 401; the role taken away
-   * or the page expired: 403) is answered with a notice (access.py). htmx swaps
-   * nothing in for it, so the page stays as it was, what was typed included;
-   * the notice goes at the top, once, and the page stops asking: every later
-   * request would be refused the same way.
+   * or the page expired: 403) or one that Lookout for Equipment did not answer
+   * (503) is answered with a notice (templates/notices/). htmx swaps nothing in
+   * for it, so the page stays as it was, what was typed included, and the
+   * notice goes at the top. After a refusal the page stops asking, since every
+   * later request would be refused the same way; after a 503 it goes on, and
+   * the notice goes once a request succeeds (it is put in once, not at every
+   * turn, so that a screen reader says it once).
    */
   var REFUSED = [401, 403];
   var refused = false;
+  var unanswered = false;
 
   document.addEventListener("htmx:responseError", function (event) {
-    if (REFUSED.indexOf(event.detail.xhr.status) === -1) {
+    var status = event.detail.xhr.status;
+    var notice = document.getElementById("page-notice");
+    if (!notice || refused) {
       return;
     }
-    var notice = document.getElementById("page-notice");
-    if (notice && !refused) {
-      notice.innerHTML = event.detail.xhr.responseText;
+    if (REFUSED.indexOf(status) !== -1) {
+      refused = true;
+    } else if (status === 503 && !unanswered) {
+      unanswered = true;
+    } else {
+      return;
     }
-    refused = true;
+    notice.innerHTML = event.detail.xhr.responseText;
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var notice = document.getElementById("page-notice");
+    if (event.detail.successful && unanswered && notice) {
+      notice.innerHTML = "";
+      unanswered = false;
+    }
   });
 
   document.addEventListener("htmx:beforeRequest", function (event) {

@@ -190,6 +190,8 @@ def scheduler_list(request: HttpRequest) -> HttpResponse:
         try:
             summaries, listed_at = listing(filters.list_params())
         except CannotRead as cannot:
+            if request.headers.get("HX-Request"):
+                return out_of_touch(request, cannot)
             error = cannot
     # By name, so that a page holds the same schedulers from one visit to the next.
     summaries = sorted(summaries, key=lambda summary: summary["InferenceSchedulerName"])
@@ -218,10 +220,14 @@ def scheduler_list(request: HttpRequest) -> HttpResponse:
             "other_filters": other_filters.urlencode(),
             "error": error,
         },
-        # A follow-up (htmx) that could not list is not swapped in: the rows
-        # stay as they were and the next one tries again.
-        status=503 if error and request.headers.get("HX-Request") else 200,
     )
+
+
+def out_of_touch(request: HttpRequest, error: CannotRead) -> HttpResponse:
+    """The answer to a page following itself (htmx) when Lookout for Equipment
+    did not answer: an error, which htmx does not swap in, so the page stays as
+    it was and the next turn tries again; console.js shows the notice meanwhile."""
+    return render(request, "notices/out_of_touch.html", {"error": error}, status=503)
 
 
 @can_operate
@@ -361,17 +367,17 @@ def scheduler_detail(request: HttpRequest, name: str) -> HttpResponse:
     try:
         described = lifecycle.describe(name)
     except CannotRead as error:
-        context["error"] = error
         follow_up = bool(request.headers.get("HX-Request"))
+        if follow_up and not error.not_found:
+            return out_of_touch(request, error)
+        context["error"] = error
         response = render(
             request,
             "schedulers/scheduler_detail.html",
             context,
-            # A follow-up that could not read is not swapped in (htmx swaps no
-            # error response): the page stays as it was and the next one tries again.
-            status=404 if error.not_found else 503 if follow_up else 200,
+            status=404 if error.not_found else 200,
         )
-        if error.not_found and follow_up:
+        if follow_up:
             # Deleted while the page followed it: the whole page says so.
             response["HX-Refresh"] = "true"
         return response
