@@ -481,7 +481,17 @@ def test_after_the_session_a_background_request_is_told_to_sign_in_again_from_it
     assert f'href="{LOGIN}?next=/schedulers/%3Fpage%3D2"' in response.text
 
 
-@pytest.mark.parametrize("current_url", ["", "http://[testserver/", "no-path", "\x7f"])
+@pytest.mark.parametrize(
+    "current_url",
+    [
+        "",
+        "http://[testserver/",
+        "no-path",
+        "\x7f",
+        "http://testserver//evil.example/",
+        "http://testserver/\\evil.example/",
+    ],
+)
 def test_after_the_session_a_background_request_from_no_known_page_is_sent_to_the_overview(
     client, db, current_url
 ):

@@ -35,6 +35,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware import csrf
 from django.shortcuts import render, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 
 VIEWER = "Viewer"
@@ -190,11 +191,13 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 def page_path(request: HttpRequest) -> str:
     """The path and query of the page htmx sent a request from (htmx's
     HX-Current-URL), to come back to; the overview when the header holds no
-    such thing."""
+    such thing, or a path that a browser would read as another host's
+    ("//host/", "/\\host/")."""
     try:
         page = urlsplit(request.headers.get("HX-Current-URL", ""))
     except ValueError:  # such as an unclosed "[" where an IPv6 address goes
         return "/"
-    if not page.path.startswith("/"):
+    path = page.path + (f"?{page.query}" if page.query else "")
+    if not path.startswith("/") or not url_has_allowed_host_and_scheme(path, allowed_hosts=None):
         return "/"
-    return page.path + (f"?{page.query}" if page.query else "")
+    return path
