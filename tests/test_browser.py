@@ -371,6 +371,7 @@ def test_once_the_role_is_taken_away_a_following_page_says_so_and_stops_asking(
 
     notice = page.get_by_test_id("page-notice")
     expect(notice).to_contain_text("Your account may no longer do this")
+    expect(page.get_by_text("Updating live")).to_have_count(0)
     asked_when_refused = len(asked)
     page.wait_for_timeout(2500)  # more than one turn of the page's following
     assert len(asked) == asked_when_refused == 1

@@ -348,7 +348,8 @@
    * (503) is answered with a notice (templates/notices/). htmx swaps nothing in
    * for it, so the page stays as it was, what was typed included, and the
    * notice goes at the top. After a refusal the page stops asking, since every
-   * later request would be refused the same way; after a 503 it goes on, and
+   * later request would be refused the same way, and what says that it updates
+   * itself (data-live-indicator) goes; after a 503 it goes on, and
    * the notice goes once a request succeeds (it is put in once, not at every
    * turn, so that a screen reader says it once).
    */
@@ -364,6 +365,9 @@
     }
     if (REFUSED.indexOf(status) !== -1) {
       refused = true;
+      document.querySelectorAll("[data-live-indicator]").forEach(function (indicator) {
+        indicator.remove();
+      });
     } else if (status === 503 && !unanswered) {
       unanswered = true;
     } else {
