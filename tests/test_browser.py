@@ -291,6 +291,34 @@ def test_an_operator_creates_a_scheduler_and_watches_it_reach_running_without_a_
     assert_accessible(page)
 
 
+@pytest.mark.redis
+def test_refresh_now_shows_a_status_changed_outside_the_console_without_a_reload(
+    page: Page,
+    operator: User,
+    redis_url: str,
+    lookout: Lookout,
+    start_worker: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    point_celery_at(redis_url, monkeypatch)  # the live server runs in this process
+    lookout.client.create_inference_scheduler(**request_dict())
+    submitting.follow_statuses()  # the console's record of it: RUNNING, settled
+    record = Submission.objects.get()
+    start_worker(redis_url, lookout.endpoint.url, beat=False)  # no sync: only the refresh asks
+    log_in(page, operator)
+    page.goto(record.get_absolute_url())
+    expect(page.get_by_test_id("scheduler-status")).to_have_text("RUNNING")
+    lookout.client.stop_inference_scheduler(InferenceSchedulerName="pump-scheduler")
+
+    page.get_by_role("button", name="Refresh status now").click()
+
+    expect(page.get_by_text("Asked AWS for the scheduler's status.")).to_be_visible()
+    seen = navigations(page)
+    expect(page.get_by_test_id("scheduler-status")).to_have_text("STOPPED", timeout=LIVE_TIMEOUT_MS)
+    assert seen == []
+    assert_accessible(page)
+
+
 def test_an_invalid_bucket_is_refused_at_its_field_with_the_input_kept(
     page: Page, operator: User
 ) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
+import time_machine
 from django.urls import reverse
 
 from scheduler_ui.schedulers.models import State, Submission
@@ -201,3 +204,58 @@ def test_refresh_now_says_so_when_the_task_queue_is_down(operator_client, monkey
 
     assert response.status_code == 200
     assert "The task queue is unavailable" in response.text
+
+
+@pytest.fixture
+def running_scheduler(operator) -> Submission:
+    """A create that succeeded, its scheduler RUNNING: settled, so its page is still."""
+    submission = make_submission(operator)
+    Submission.claim(submission.pk)
+    submission.refresh_from_db()
+    submission.succeed({"InferenceSchedulerArn": "arn:aws:x", "Status": "PENDING"})
+    submission.record_status("RUNNING")
+    return submission
+
+
+def follows(response) -> bool:
+    return "hx-trigger" in response.text
+
+
+def test_refresh_now_has_a_settled_submissions_page_follow_it_for_a_while(
+    operator_client, running_scheduler
+):
+    refreshed = operator_client.post(reverse("submission_refresh", args=[running_scheduler.pk]))
+    page = operator_client.get(refreshed.url)
+
+    assert refreshed.url.startswith(f"{running_scheduler.get_absolute_url()}?checking=")
+    assert follows(page)
+    assert "Checking the status" in page.text
+    assert not follows(operator_client.get(running_scheduler.get_absolute_url()))
+
+
+def test_the_following_after_refresh_now_ends_after_twenty_seconds(
+    operator_client, running_scheduler
+):
+    with time_machine.travel(datetime.datetime(2026, 3, 1, 9, tzinfo=datetime.UTC)) as clock:
+        refreshed = operator_client.post(reverse("submission_refresh", args=[running_scheduler.pk]))
+        status_url = refreshed.url.replace("/?", "/status/?")
+        clock.shift(datetime.timedelta(seconds=19))
+        still = operator_client.get(status_url)
+        clock.shift(datetime.timedelta(seconds=2))
+        ended = operator_client.get(status_url)
+
+    assert follows(still)
+    assert not follows(ended)
+    assert "Settled" in ended.text
+
+
+@pytest.mark.parametrize("checking", ["99999999999", "0", "-5", "soon", "1" * 40])
+def test_a_made_up_checking_time_does_not_make_a_page_follow(
+    viewer_client, running_scheduler, checking
+):
+    url = f"{running_scheduler.get_absolute_url()}?checking={checking}"
+
+    response = viewer_client.get(url)
+
+    assert response.status_code == 200
+    assert not follows(response)

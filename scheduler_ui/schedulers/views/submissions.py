@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pprint
+import time
 from typing import NamedTuple
 
 from django.contrib import messages
@@ -143,6 +144,22 @@ def form_problems(form: CreateSchedulerForm) -> list[Problem]:
     return problems
 
 
+# After *Refresh now* a settled submission's page follows it this long, so that
+# the status a worker reads shows without a reload.
+CHECKING_SECONDS = 20
+
+
+def checking_until(request: HttpRequest) -> int | None:
+    """When a page sent by *Refresh now* stops following the submission
+    (`?checking=`, in seconds since the epoch), if that is still ahead and no
+    further than a refresh sets it."""
+    value = request.GET.get("checking", "")
+    if not value.isdecimal() or len(value) > 12:
+        return None
+    until, now = int(value), time.time()
+    return until if now < until <= now + CHECKING_SECONDS else None
+
+
 @can_read
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     submission = get_object_or_404(Submission.objects.select_related("created_by"), pk=pk)
@@ -152,18 +169,24 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "submission": submission,
             "events": submission.events.select_related("actor"),
+            "checking": checking_until(request),
         },
     )
 
 
 @can_read
 def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """The live part of the submission page, polled by htmx while work is in flight."""
+    """The live part of the submission page, polled by htmx while work is in
+    flight, or for a while after *Refresh now*."""
     submission = get_object_or_404(Submission, pk=pk)
     return render(
         request,
         "schedulers/_submission_status.html",
-        {"submission": submission, "events": submission.events.select_related("actor")},
+        {
+            "submission": submission,
+            "events": submission.events.select_related("actor"),
+            "checking": checking_until(request),
+        },
     )
 
 
@@ -171,13 +194,14 @@ def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
 @can_operate
 def refresh_submission(request: HttpRequest, pk: int) -> HttpResponse:
     submission = get_object_or_404(Submission, pk=pk)
-    if request_refresh(submission):
-        messages.info(request, "Asked AWS for the scheduler's status.")
-    else:
+    if not request_refresh(submission):
         messages.warning(
             request, "The task queue is unavailable; the status is checked again soon."
         )
-    return redirect(submission)
+        return redirect(submission)
+    messages.info(request, "Asked AWS for the scheduler's status.")
+    checking = int(time.time()) + CHECKING_SECONDS
+    return redirect(f"{submission.get_absolute_url()}?checking={checking}")
 
 
 @require_POST
