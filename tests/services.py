@@ -201,18 +201,6 @@ class CeleryProcess:
         command = [sys.executable, "-m", "celery", "-A", "scheduler_ui", *arguments]
         self.process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
 
-    def terminate(self) -> None:
-        """Ask it to stop (SIGTERM to the process group), without waiting."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-
-    def stop(self) -> None:
-        self.terminate()
-        try:
-            self.process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
     def kill(self) -> None:
         """SIGKILL the whole process group: a worker's main process and pool children."""
         if self.process.poll() is None:
@@ -258,7 +246,7 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
         return worker
 
     yield start
-    stop_together(workers)
+    kill_all(workers)
 
 
 @pytest.fixture
@@ -276,15 +264,14 @@ def start_beat(tmp_path: Path) -> Iterator[Callable[..., CeleryProcess]]:
         return beat
 
     yield start
-    stop_together(started)
+    kill_all(started)
 
 
-def stop_together(processes: Sequence[CeleryProcess]) -> None:
-    """Ask them all to stop first, so that their shutdowns overlap."""
+def kill_all(processes: Sequence[CeleryProcess]) -> None:
+    """End a test's Celery processes at once: what they were doing no longer
+    matters, and a warm shutdown takes seconds each."""
     for process in processes:
-        process.terminate()
-    for process in processes:
-        process.stop()
+        process.kill()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
