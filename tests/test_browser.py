@@ -142,10 +142,15 @@ def page(new_page: Callable[..., Page]) -> Page:
 
 def log_in(page: Page, user: User) -> None:
     page.goto("/")
+    sign_in(page, user)
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+
+
+def sign_in(page: Page, user: User) -> None:
+    """On the login page."""
     page.get_by_label("Username").fill(user.get_username())
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
 
 
 def assert_accessible(page: Page) -> None:
@@ -382,6 +387,93 @@ def test_once_the_session_ends_the_preview_stays_and_says_to_sign_in_again(
     expect(page.get_by_label("Scheduler name")).to_have_value("pump-scheduler-2")
     assert page.get_by_label("Password").count() == 0  # no login page inside this one
     assert_accessible(page)
+
+
+# --- What was typed, kept (console.js keeps a form's draft in the tab) ---------------
+
+
+@pytest.fixture
+def typed_in_the_form(page: Page, operator: User) -> dict[str, str]:
+    """Every member of the new scheduler form typed in, three tag rows included."""
+    data = full_form_post()
+    log_in(page, operator)
+    page.goto("/schedulers/new/")
+    fill_form(page, data)
+    # The preview has caught up: no request of it is left to be refused later.
+    expect(page.get_by_test_id("preview-json")).to_contain_text('"Key": "cost-center"')
+    return data
+
+
+def expect_the_form_holds(page: Page, data: dict[str, str]) -> None:
+    for name, value in data.items():
+        if name not in MANAGEMENT_FIELDS:
+            expect(page.locator(f"#id_{name}")).to_have_value(value)
+
+
+def test_a_form_sent_after_the_session_ended_is_filled_in_again_once_signed_in(
+    page: Page, operator: User, typed_in_the_form: dict[str, str]
+) -> None:
+    expected = request_for(typed_in_the_form)
+    Session.objects.all().delete()  # the session ends while the form is filled in
+
+    page.get_by_role("button", name="Create scheduler").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    sign_in(page, operator)
+
+    expect(page.get_by_test_id("page-notice")).to_contain_text("This form holds what you typed")
+    expect_the_form_holds(page, typed_in_the_form)
+    assert_accessible(page)
+    page.get_by_role("button", name="Create scheduler").click()
+    expect(page.get_by_role("heading", name="pump-scheduler", level=1)).to_be_visible()
+    assert Submission.objects.get().request == expected
+
+
+def test_a_form_sent_from_an_expired_page_is_filled_in_again_on_reload(
+    page: Page, operator: User, typed_in_the_form: dict[str, str]
+) -> None:
+    expected = request_for(typed_in_the_form)
+    elsewhere = page.context.new_page()  # another tab: signs out and in again
+    elsewhere.goto("/")
+    elsewhere.get_by_role("button", name="Signed in as Alice Ng").click()
+    elsewhere.get_by_role("button", name="Log out").click()
+    log_in(elsewhere, operator)
+
+    page.get_by_role("button", name="Create scheduler").click()
+    expect(page.get_by_role("heading", name="This page has expired")).to_be_visible()
+    page.go_back()  # as the expired page says
+    page.reload()
+
+    expect(page.get_by_test_id("page-notice")).to_contain_text("This form holds what you typed")
+    expect_the_form_holds(page, typed_in_the_form)
+    page.get_by_role("button", name="Create scheduler").click()
+    expect(page.get_by_role("heading", name="pump-scheduler", level=1)).to_be_visible()
+    assert Submission.objects.get().request == expected
+
+
+def test_a_form_sent_and_taken_starts_empty_the_next_time(
+    page: Page, typed_in_the_form: dict[str, str]
+) -> None:
+    page.get_by_role("button", name="Create scheduler").click()
+    expect(page.get_by_role("heading", name="pump-scheduler", level=1)).to_be_visible()
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New scheduler").click()
+
+    expect(page.locator("#id_inference_scheduler_name")).to_have_value("")
+    expect(page.locator("#page-notice")).to_be_empty()
+
+
+def test_what_one_person_typed_is_not_filled_in_for_another(
+    page: Page, typed_in_the_form: dict[str, str]
+) -> None:
+    dana = make_user("dana", *READ, "add_submission")
+    Session.objects.all().delete()
+    page.get_by_role("button", name="Create scheduler").click()
+
+    sign_in(page, dana)
+
+    expect(page.get_by_role("heading", name="New inference scheduler")).to_be_visible()
+    expect(page.locator("#id_inference_scheduler_name")).to_have_value("")
+    expect(page.locator("#page-notice")).to_be_empty()
 
 
 def test_once_the_role_is_taken_away_a_following_page_says_so_and_stops_asking(

@@ -138,6 +138,18 @@ def test_invalid_member_is_refused_at_its_field_and_input_is_kept(
     assert not Submission.objects.exists()
 
 
+def test_only_a_form_drawn_empty_takes_back_what_was_typed_before_signing_in_again(
+    operator_client,
+):
+    """console.js fills a "fresh" form in with a draft kept in the tab; one drawn
+    with what was sent already holds it."""
+    drawn = operator_client.get(URL).text
+    sent = operator_client.post(URL, form_post(output_bucket="Bad_Bucket")).text
+
+    assert 'data-keep-draft="fresh"' in drawn
+    assert 'data-keep-draft="sent"' in sent
+
+
 def test_prefix_without_bucket_is_refused_at_the_bucket(operator_client):
     response = operator_client.post(URL, form_post(input_prefix="sensors/"))
 

@@ -721,6 +721,18 @@ def test_the_edit_form_holds_only_what_an_update_may_change_filled_in(operator_c
     assert "restart-warning" not in html
 
 
+@pytest.mark.parametrize("form", ["scheduler_edit", "scheduler_tags"])
+def test_the_edit_and_tags_forms_take_back_what_was_typed_as_the_new_one_does(
+    operator_client, lookout, form
+):
+    created()
+    stop(lookout)
+
+    html = operator_client.get(reverse(form, args=[NAME])).text
+
+    assert 'data-keep-draft="fresh"' in html
+
+
 def test_an_edit_sends_only_the_members_that_changed(operator_client, lookout):
     created()
     stop(lookout)

@@ -10,6 +10,7 @@
  *  4. Announce live changes           <div id="..." data-announce="State: RUNNING.">
  *  5. Selecting rows                  <input type="checkbox" data-select-all="form-id" hidden>
  *  6. A page that cannot update itself <div id="page-notice">
+ *  7. What was typed, kept            <form method="post" data-keep-draft="fresh">
  *
  * htmx's own configuration (includeIndicatorStyles: false) is set by the
  * <meta name="htmx-config"> tag in templates/base.html, not here.
@@ -389,4 +390,115 @@
       event.preventDefault();
     }
   });
+
+  /* ---- 7. What was typed, kept ------------------------------------------ */
+  /*
+   * <form method="post" data-keep-draft="fresh|sent">
+   * A form sent after the session ended leads to the login page, and one sent
+   * from a page opened before its user last signed in leads to the expired
+   * page: either way the server cannot take what was typed. So a form's fields
+   * are kept in the tab (sessionStorage, never the password or the CSRF token)
+   * when it is sent, or left changed, and put back the next time the same form
+   * is drawn "fresh" (not with values the server was sent) for the same user.
+   * Pages on the way back (<body data-keeps-drafts>: the login, locked-out and
+   * error pages) keep the draft; any other page drops it, so a form that was
+   * sent, or left for another page, starts as the server draws it.
+   */
+  var DRAFT = "console-draft";
+
+  function fieldsOf(form) {
+    var fields = [];
+    new FormData(form).forEach(function (value, name) {
+      if (typeof value === "string" && name !== "csrfmiddlewaretoken") {
+        fields.push([name, value]);
+      }
+    });
+    return fields;
+  }
+
+  function keepDraft(form) {
+    var draft = { action: form.action, user: document.body.dataset.user, fields: fieldsOf(form) };
+    try {
+      sessionStorage.setItem(DRAFT, JSON.stringify(draft));
+    } catch (error) {
+      /* Storage refused or full: the form goes as it would without a draft. */
+    }
+  }
+
+  function keptDraft() {
+    try {
+      return JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function dropDraft() {
+    try {
+      sessionStorage.removeItem(DRAFT);
+    } catch (error) {
+      /* Nothing was kept. */
+    }
+  }
+
+  function fillIn(form, fields) {
+    var given = {};
+    fields.forEach(function (field) {
+      (given[field[0]] = given[field[0]] || []).push(field[1]);
+    });
+    /* Tag rows first, as many as the draft had, so that their fields exist. */
+    form.querySelectorAll("fieldset[data-formset]").forEach(function (fieldset) {
+      var total = given[fieldset.getAttribute("data-formset") + "-TOTAL_FORMS"];
+      if (total) {
+        fieldset.dispatchEvent(new CustomEvent("formset-rows", { detail: { rows: Number(total[0]) } }));
+      }
+    });
+    var taken = {};
+    Array.prototype.forEach.call(form.elements, function (element) {
+      var name = element.name;
+      if (!name || name === "csrfmiddlewaretoken" || /^(submit|button|file)$/.test(element.type)) {
+        return;
+      }
+      var values = given[name] || [];
+      if (element.type === "checkbox" || element.type === "radio") {
+        element.checked = values.indexOf(element.value) !== -1;
+      } else if (element.multiple) {
+        Array.prototype.forEach.call(element.options, function (option) {
+          option.selected = values.indexOf(option.value) !== -1;
+        });
+      } else {
+        taken[name] = taken[name] || 0;
+        element.value = values[taken[name]++] || "";
+      }
+    });
+  }
+
+  var draftForm = document.querySelector("form[data-keep-draft]");
+  /* As the server drew it: a form filled in again and reloaded is kept again. */
+  var drawn = draftForm ? JSON.stringify(fieldsOf(draftForm)) : "";
+  var draft = keptDraft();
+  if (draft && draftForm && draftForm.getAttribute("data-keep-draft") === "fresh" &&
+      draft.action === draftForm.action && draft.user === document.body.dataset.user) {
+    fillIn(draftForm, draft.fields);
+    dropDraft();
+    var notice = document.getElementById("page-notice");
+    var restored = document.getElementById("draft-restored-notice");
+    if (notice && restored) {
+      notice.appendChild(restored.content.cloneNode(true));
+    }
+  } else if (draft && !document.body.hasAttribute("data-keeps-drafts")) {
+    dropDraft();
+  }
+
+  if (draftForm) {
+    draftForm.addEventListener("submit", function () {
+      keepDraft(draftForm);
+    });
+    /* Left changed, say by the notice's "Sign in again": kept for the way back. */
+    window.addEventListener("pagehide", function () {
+      if (JSON.stringify(fieldsOf(draftForm)) !== drawn) {
+        keepDraft(draftForm);
+      }
+    });
+  }
 })();

@@ -15,8 +15,10 @@
  *
  * The rows are never saved objects, so a removed row is taken out of the page
  * and the rows after it are renumbered (names, ids, labels); TOTAL_FORMS (and
- * INITIAL_FORMS, for a row that was one of the initial ones) follow. Each change dispatches "formset-changed" (bubbling), which the form's
- * live preview listens for.
+ * INITIAL_FORMS, for a row that was one of the initial ones) follow. Each
+ * change dispatches "formset-changed" (bubbling), which the form's live preview
+ * listens for. A "formset-rows" event ({detail: {rows: n}}) sets the number of
+ * rows at once, for a form filled in again with what was typed in it.
  */
 (function () {
   "use strict";
@@ -86,15 +88,19 @@
       fieldset.dispatchEvent(new CustomEvent("formset-changed", { bubbles: true }));
     }
 
-    function addRow() {
-      var index = allRows().length;
+    function appendRow() {
       var row = template.content.querySelector("[data-formset-row]").cloneNode(true);
-      number(row, index);
+      number(row, allRows().length);
       enhance(row);
       rows.appendChild(row);
+      return row;
+    }
+
+    function addRow() {
+      var row = appendRow();
       update();
       row.querySelector("input, select, textarea").focus();
-      announce("Tag " + (index + 1) + " added.");
+      announce("Tag " + allRows().length + " added.");
     }
 
     function removeRow(row) {
@@ -118,6 +124,18 @@
     }
 
     allRows().forEach(enhance);
+
+    /* A form filled in again (console.js) first asks for as many rows as it had. */
+    fieldset.addEventListener("formset-rows", function (event) {
+      var wanted = event.detail.rows;
+      while (allRows().length < wanted) {
+        appendRow();
+      }
+      allRows().slice(wanted).forEach(function (row) {
+        row.remove();
+      });
+      update();
+    });
 
     fieldset.addEventListener("click", function (event) {
       var remove = event.target.closest("[data-formset-remove]");
