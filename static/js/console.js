@@ -397,9 +397,10 @@
    * A form sent after the session ended leads to the login page, and one sent
    * from a page opened before its user last signed in leads to the expired
    * page: either way the server cannot take what was typed. So a form's fields
-   * are kept in the tab (sessionStorage, never the password or the CSRF token)
-   * when it is sent, or left changed, and put back the next time the same form
-   * is drawn "fresh" (not with values the server was sent) for the same user.
+   * (not its CSRF token; no form with a password is marked) are kept in the
+   * tab (sessionStorage) when it is sent, or left changed, and put back the
+   * next time the same form is drawn "fresh" (not with values the server was
+   * sent) for the same user.
    * Pages on the way back (<body data-keeps-drafts>: the login, locked-out and
    * error pages) keep the draft; any other page drops it, so a form that was
    * sent, or left for another page, starts as the server draws it.
