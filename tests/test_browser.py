@@ -614,24 +614,25 @@ def test_a_count_on_the_overview_lists_the_submissions_in_its_state(
     assert_accessible(page)
 
 
-def test_an_operator_changes_a_schedulers_tags_from_its_page(
-    page: Page, operator: User, lookout: Lookout
-) -> None:
+@pytest.fixture
+def tagged_scheduler(lookout: Lookout) -> str:
+    """pump-scheduler, tagged team=ops and env=dev, on the endpoint and imported."""
     tags = [{"Key": "team", "Value": "ops"}, {"Key": "env", "Value": "dev"}]
     lookout.client.create_inference_scheduler(**request_dict(Tags=tags))
     submitting.follow_statuses()
-    log_in(page, operator)
-    page.goto("/schedulers/pump-scheduler/")
+    return "pump-scheduler"
 
-    page.get_by_role("link", name="Manage tags").click()
+
+def change_the_tags(page: Page) -> None:
+    """On Manage tags: env dropped, team set to reliability, site=north added."""
     page.get_by_role("button", name="Remove tag 2").click()
     page.get_by_label("Value").first.fill("reliability")
     page.get_by_role("button", name="Add a tag").click()
     page.get_by_label("Key").last.fill("site")
     page.get_by_label("Value").last.fill("north")
-    assert_accessible(page)
-    page.get_by_role("button", name="Save tags").click()
 
+
+def expect_the_tags_changed(page: Page) -> None:
     expect(page.get_by_role("status")).to_contain_text("Asked to change the tags of pump-scheduler")
     [untag, tag] = Submission.objects.filter(scheduler_name="pump-scheduler").order_by("id")[1:]
     assert untag.request["TagKeys"] == ["env"]
@@ -639,6 +640,39 @@ def test_an_operator_changes_a_schedulers_tags_from_its_page(
         {"Key": "team", "Value": "reliability"},
         {"Key": "site", "Value": "north"},
     ]
+
+
+def test_an_operator_changes_a_schedulers_tags_from_its_page(
+    page: Page, operator: User, tagged_scheduler: str
+) -> None:
+    log_in(page, operator)
+    page.goto(f"/schedulers/{tagged_scheduler}/")
+
+    page.get_by_role("link", name="Manage tags").click()
+    change_the_tags(page)
+    assert_accessible(page)
+    page.get_by_role("button", name="Save tags").click()
+
+    expect_the_tags_changed(page)
+
+
+def test_tags_saved_after_the_session_ended_are_filled_in_again_once_signed_in(
+    page: Page, operator: User, tagged_scheduler: str
+) -> None:
+    log_in(page, operator)
+    page.goto(f"/schedulers/{tagged_scheduler}/tags/")
+    change_the_tags(page)
+    Session.objects.all().delete()
+
+    page.get_by_role("button", name="Save tags").click()
+    sign_in(page, operator)
+
+    expect(page.get_by_test_id("page-notice")).to_contain_text("This form holds what you typed")
+    expect(page.get_by_label("Key")).to_have_count(2)
+    expect(page.get_by_label("Value").first).to_have_value("reliability")
+    expect(page.get_by_label("Key").last).to_have_value("site")
+    page.get_by_role("button", name="Save tags").click()
+    expect_the_tags_changed(page)
 
 
 def test_an_operator_cancels_a_queued_submission_from_its_page(
