@@ -28,10 +28,8 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy scheduler_ui tests bench
 
-# Two processes, as CI has two cores; each test file whole in one of them
-# (the browser tests share one chromium). The end-to-end tests mostly wait.
 test: lint
-	$(BIN)/python -m pytest --numprocesses 2 --dist loadfile
+	$(BIN)/python -m pytest
 
 # Needs PostgreSQL and Redis (see docs/benchmarks.md); not part of `make test`.
 bench: $(INSTALLED)

@@ -28,18 +28,7 @@ from scheduler_ui.celery import app as celery_app
 from scheduler_ui.local_endpoint.server import LocalEndpoint
 
 FORBID_SKIPS = os.environ.get("LOOKOUT_TESTS_FORBID_SKIPS") == "1"
-
-
-def own_redis_database(url: str) -> str:
-    """Each test empties its Redis database first, so each of `make test`'s
-    processes (pytest-xdist's gw0, gw1, ...) takes its own: 15, 14, ...
-    counting down from the one `url` names."""
-    server, _, database = url.rpartition("/")
-    process = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-    return f"{server}/{int(database) - process}"
-
-
-TEST_REDIS_URL = own_redis_database(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ROOT = Path(__file__).resolve().parent.parent
 
 
