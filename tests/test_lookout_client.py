@@ -182,6 +182,20 @@ def test_client_uses_the_configured_timeouts(settings: Any) -> None:
     assert (config.connect_timeout, config.read_timeout) == (2.5, 7.5)
 
 
+def test_a_process_keeps_one_client_for_the_settings_as_they_are(settings: Any) -> None:
+    """Built once (loading the service model takes a tenth of a second), and let
+    go when the settings change: each client holds its own service model."""
+    settings.LOOKOUT_ENDPOINT_URL = "http://127.0.0.1:4001"
+    first = make_client()
+    assert make_client() is first
+
+    settings.LOOKOUT_ENDPOINT_URL = "http://127.0.0.1:4002"
+    assert make_client().meta.endpoint_url == "http://127.0.0.1:4002"
+
+    settings.LOOKOUT_ENDPOINT_URL = "http://127.0.0.1:4001"
+    assert make_client() is not first
+
+
 # --- Documentation -----------------------------------------------------------------
 
 

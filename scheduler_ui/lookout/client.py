@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from functools import cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -92,7 +92,9 @@ def make_client() -> LookoutEquipmentClient:
     )
 
 
-@cache
+# One client, for the settings as they are: a process needs no more, and each
+# client holds its own copy of the service model (tests change the settings).
+@lru_cache(maxsize=1)
 def _client(
     endpoint_url: str | None, region: str, connect_timeout: float, read_timeout: float
 ) -> LookoutEquipmentClient:
